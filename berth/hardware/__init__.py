@@ -1,0 +1,1 @@
+"""Lock-control hardware behind a small driver interface (see driver.py)."""
