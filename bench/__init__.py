@@ -1,0 +1,1 @@
+"""Benchmarks: each module has ``main()`` and prints figures beside a baseline from the same run."""
