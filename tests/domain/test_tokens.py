@@ -1,0 +1,157 @@
+"""Locker tokens as a tower verifies them offline, and tower event signatures."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from berth.domain import tokens as t
+from berth.domain.tokens import SigningKey, TokenClaims, TokenKind, TokenRefused, sign_token, verify
+
+TOWER = "0011223344556677"
+KEY = SigningKey.generate("k1")
+KEYS = {"k1": KEY.public}
+NOW = 1_800_000_000
+
+
+def claims(**over: object) -> TokenClaims:
+    base = TokenClaims(
+        tower_id=TOWER, locker_id=959, kind=TokenKind.DROPOFF, token_id="ab" * 16,
+        not_before=NOW - 10, expires=NOW + 3000, key_id="k1", generation=3,
+    )
+    return dataclasses.replace(base, **over)  # type: ignore[arg-type]
+
+
+SIGNED = sign_token(claims(), KEY)
+
+
+def refusal(payload: str, auth: str, **kw: object) -> str:
+    args: dict[str, object] = {"tower_id": TOWER, "now": NOW, "keys": KEYS, "generation": 3}
+    args.update(kw)
+    with pytest.raises(TokenRefused) as info:
+        verify(payload, auth, **args)  # type: ignore[arg-type]
+    return info.value.code
+
+
+def test_valid_token_round_trips() -> None:
+    got = verify(SIGNED.payload, SIGNED.payload_auth, TOWER, NOW, KEYS, 3)
+    assert got == claims()
+    assert len(bytes.fromhex(SIGNED.payload)) < 64  # compact enough for BLE
+    assert len(bytes.fromhex(SIGNED.payload_auth)) == 64
+
+
+def test_per_locker_generation_table() -> None:
+    assert verify(SIGNED.payload, SIGNED.payload_auth, TOWER, NOW, KEYS, {959: 3}).locker_id == 959
+    assert verify(SIGNED.payload, SIGNED.payload_auth, TOWER, NOW, KEYS, {959: 2}).generation == 3
+    assert refusal(SIGNED.payload, SIGNED.payload_auth, generation={1: 0}) == t.SYS_LOCKER_NOT_FOUND
+
+
+def test_unknown_key_id() -> None:
+    other = SigningKey.generate("k2")
+    s = sign_token(claims(key_id="k2"), other)
+    assert refusal(s.payload, s.payload_auth) == t.AUTH_KEY_INVALID
+
+
+def test_rotation_keeps_both_keys_valid() -> None:
+    new = SigningKey.generate("k2")
+    s = sign_token(claims(key_id="k2"), new)
+    keys = {**KEYS, "k2": new.public}
+    assert verify(s.payload, s.payload_auth, TOWER, NOW, keys, 3).key_id == "k2"
+    assert verify(SIGNED.payload, SIGNED.payload_auth, TOWER, NOW, keys, 3).key_id == "k1"
+
+
+def test_signature_by_wrong_key_under_known_id() -> None:
+    impostor = SigningKey("k1", Ed25519PrivateKey.generate())
+    s = sign_token(claims(), impostor)
+    assert refusal(s.payload, s.payload_auth) == t.AUTH_SIGNATURE
+
+
+def test_other_tower() -> None:
+    assert refusal(SIGNED.payload, SIGNED.payload_auth, tower_id="ffffffffffffffff") == (
+        t.AUTH_TOWER_ID
+    )
+
+
+def test_expired_and_not_yet_valid() -> None:
+    assert refusal(SIGNED.payload, SIGNED.payload_auth, now=NOW + 3000) == t.MSG_EXPIRED
+    assert refusal(SIGNED.payload, SIGNED.payload_auth, now=NOW - 11) == t.MSG_NOT_YET_VALID
+
+
+def test_stale_generation() -> None:
+    assert refusal(SIGNED.payload, SIGNED.payload_auth, generation=4) == t.TOKEN_GENERATION_STALE
+
+
+@pytest.mark.parametrize("payload", ["zz", "", "a0", "8101", "80"])
+def test_malformed_payloads(payload: str) -> None:
+    assert refusal(payload, SIGNED.payload_auth) == t.MSG_MALFORMED
+
+
+def test_kind_and_claims_key_must_match() -> None:
+    with pytest.raises(ValueError):
+        sign_token(claims(key_id="other"), KEY)
+    assert TokenKind.PICKUP.label == "pickup"
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_any_single_mutation_is_refused(data: st.DataObject) -> None:
+    """Flip, replace, drop or add one byte of the payload or the signature: never accepted."""
+    target = data.draw(st.sampled_from(["payload", "payload_auth"]))
+    raw = bytearray(bytes.fromhex(getattr(SIGNED, target)))
+    how = data.draw(st.sampled_from(["flip", "replace", "drop", "add"]))
+    i = data.draw(st.integers(0, len(raw) - 1))
+    if how == "flip":
+        raw[i] ^= 1 << data.draw(st.integers(0, 7))
+    elif how == "replace":
+        raw[i] = data.draw(st.integers(0, 255).filter(lambda b: b != raw[i]))
+    elif how == "drop":
+        del raw[i]
+    else:
+        raw.insert(i, data.draw(st.integers(0, 255)))
+    mutated = {"payload": SIGNED.payload, "payload_auth": SIGNED.payload_auth, target: raw.hex()}
+    with pytest.raises(TokenRefused):
+        verify(mutated["payload"], mutated["payload_auth"], TOWER, NOW, KEYS, 3)
+
+
+# ---- tower events ---------------------------------------------------------------------------
+
+TOWER_KEY = Ed25519PrivateKey.generate()
+EVENT = {"tower_id": TOWER, "seq": 1, "type": "dropoff_token_used", "locker_id": 959,
+         "token_id": "ab" * 16, "timestamp": NOW}
+
+
+def test_event_signature_round_trip_and_key_order_does_not_matter() -> None:
+    signed = t.sign_event(EVENT, TOWER_KEY)
+    shuffled = dict(reversed(list(signed.items())))
+    assert t.verify_event(shuffled, TOWER_KEY.public_key()) == EVENT
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"seq": 2},
+        {"locker_id": 1},
+        {"type": "pickup_token_used"},
+        {"extra": 1},
+        {"signature": "00"},
+    ],
+)
+def test_changed_event_is_refused(change: dict[str, object]) -> None:
+    signed = {**t.sign_event(EVENT, TOWER_KEY), **change}
+    with pytest.raises(TokenRefused) as info:
+        t.verify_event(signed, TOWER_KEY.public_key())
+    assert info.value.code == t.EVENT_SIGNATURE
+
+
+def test_unsigned_or_other_towers_event_is_refused() -> None:
+    with pytest.raises(TokenRefused):
+        t.verify_event(EVENT, TOWER_KEY.public_key())
+    forged = t.sign_event(EVENT, Ed25519PrivateKey.generate())
+    with pytest.raises(TokenRefused):
+        t.verify_event(forged, TOWER_KEY.public_key())
+    with pytest.raises(ValueError):
+        t.sign_event({"seq": 1}, TOWER_KEY)
