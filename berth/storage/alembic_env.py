@@ -22,6 +22,7 @@ def _run(conn, target_metadata: MetaData) -> None:  # type: ignore[no-untyped-de
         connection=conn,
         target_metadata=target_metadata,
         render_as_batch=conn.dialect.name == "sqlite",
+        version_table=context.config.attributes.get("version_table", "alembic_version"),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,81 @@
+"""What provisioning hands a tower: its id and private key, the cloud's public keys, its lockers.
+
+Stored in a directory (``--tower-keys DIR``): ``tower.json`` (public facts) and ``tower.key``
+(the tower's private Ed25519 key, hex, file mode 0600). The tower never holds a cloud private key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+IDENTITY_FILE = "tower.json"
+KEY_FILE = "tower.key"
+
+
+@dataclass(frozen=True)
+class CloudLink:
+    """How the gateway reaches the cloud by itself: a ``tower_access`` client of the partner."""
+
+    url: str
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
+class TowerIdentity:
+    tower_id: str
+    private_key: Ed25519PrivateKey
+    cloud_keys: dict[str, Ed25519PublicKey]
+    #: cloud locker id -> (gateway locker id, generation at provisioning)
+    lockers: dict[int, tuple[int, int]] = field(default_factory=dict)
+    cloud: CloudLink | None = None
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        facts = {
+            "tower_id": self.tower_id,
+            "tower_public_key": self.private_key.public_key().public_bytes_raw().hex(),
+            "cloud_public_keys": {
+                k: v.public_bytes_raw().hex() for k, v in self.cloud_keys.items()
+            },
+            "lockers": [
+                {"locker_id": cid, "gateway_locker_id": gid, "generation": gen}
+                for cid, (gid, gen) in sorted(self.lockers.items())
+            ],
+            "cloud": self.cloud.__dict__ if self.cloud else None,
+        }
+        (directory / IDENTITY_FILE).write_text(json.dumps(facts, indent=2))
+        key_path = directory / KEY_FILE
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.private_key.private_bytes_raw().hex())
+        os.chmod(key_path, 0o600)
+        if self.cloud:  # the file holds a client secret too
+            os.chmod(directory / IDENTITY_FILE, 0o600)
+
+    @classmethod
+    def load(cls, directory: Path) -> TowerIdentity:
+        try:
+            facts = json.loads((directory / IDENTITY_FILE).read_text())
+            private = bytes.fromhex((directory / KEY_FILE).read_text().strip())
+            return cls(
+                tower_id=str(facts["tower_id"]).lower(),
+                private_key=Ed25519PrivateKey.from_private_bytes(private),
+                cloud_keys={
+                    kid: Ed25519PublicKey.from_public_bytes(bytes.fromhex(hexkey))
+                    for kid, hexkey in facts["cloud_public_keys"].items()
+                },
+                lockers={
+                    int(entry["locker_id"]): (int(entry["gateway_locker_id"]),
+                                              int(entry.get("generation", 0)))
+                    for entry in facts.get("lockers", [])
+                },
+                cloud=CloudLink(**facts["cloud"]) if facts.get("cloud") else None,
+            )
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"cannot load tower keys from {directory}: {exc}") from exc

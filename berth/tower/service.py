@@ -1,0 +1,237 @@
+"""The tower's rules: verify offline, open the right door, log signed events, apply commands.
+
+Every refusal happens before any door moves, and is itself logged. The tower reports a token as
+*used* only once the door it opened has closed again (the physical truth): drop-off -> the locker
+is occupied, pick-up -> it is empty. Using a pick-up or release token bumps the locker's
+generation here at once, so older tokens die without the tower going online.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from sqlalchemy import Connection, insert, select, update
+
+from berth.clock import Clock, utcnow
+from berth.domain.tokens import TokenClaims, TokenKind, TokenRefused, sign_event, verify
+from berth.hardware.opening import OpenOutcome
+from berth.storage import Database, migrate
+from berth.tower.identity import TowerIdentity
+from berth.tower.tables import tower_commands, tower_events, tower_lockers, tower_state
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version_tower"
+
+#: Opens one gateway locker through the lock-controller driver (the gateway's open rule).
+Opener = Callable[[int], Awaitable[OpenOutcome]]
+
+LOCKER_EMPTY = "LOCKER_EMPTY"
+TOKEN_KIND_INVALID = "TOKEN_KIND_INVALID"
+DOOR_NOT_OPENED = "DOOR_NOT_OPENED"
+
+
+@dataclass(frozen=True)
+class OpenResult:
+    locker_id: int  # the cloud's locker id, as the token names it
+    gateway_locker_id: int
+    kind: str
+    token_id: str
+    door_open: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command_id: int
+    outcome: str  # "applied" | "duplicate" | "refused"
+    code: str | None = None
+
+
+class TowerService:
+    def __init__(self, db: Database, identity: TowerIdentity, opener: Opener,
+                 clock: Clock = utcnow) -> None:
+        self.db = db
+        self.identity = identity
+        self.opener = opener
+        self.clock = clock
+
+    # ---- set-up ---------------------------------------------------------------------------
+
+    def install(self) -> None:
+        """Migrate the tower tables and register provisioned lockers (keeps known generations)."""
+        migrate.upgrade(self.db, MIGRATIONS, version_table=VERSION_TABLE)
+        with self.db.write() as conn:
+            known = {r.locker_id for r in conn.execute(select(tower_lockers.c.locker_id))}
+            for cid, (gid, gen) in self.identity.lockers.items():
+                if cid not in known:
+                    conn.execute(insert(tower_lockers).values(
+                        locker_id=cid, gateway_locker_id=gid, generation=gen, occupied=False))
+            for name in ("next_seq", "pushed_seq"):
+                if conn.execute(select(tower_state.c.value).where(
+                        tower_state.c.name == name)).first() is None:
+                    conn.execute(insert(tower_state).values(
+                        name=name, value=1 if name == "next_seq" else 0))
+
+    def _now(self) -> int:
+        return int(self.clock().timestamp())
+
+    # ---- opening with a token -------------------------------------------------------------
+
+    async def open_with_token(self, payload: str, payload_auth: str) -> OpenResult:
+        """Verify, then open; raise TokenRefused (logged) when the door must stay shut."""
+        claims, gateway_id = await anyio.to_thread.run_sync(self._admit, payload, payload_auth)
+        outcome = await self.opener(gateway_id)
+        await anyio.to_thread.run_sync(self._opened, claims, gateway_id, outcome)
+        if not outcome.success:
+            raise TokenRefused(DOOR_NOT_OPENED, outcome.message)
+        return OpenResult(claims.locker_id, gateway_id, claims.kind.label, claims.token_id,
+                          outcome.door_open, outcome.message)
+
+    def _admit(self, payload: str, payload_auth: str) -> tuple[TokenClaims, int]:
+        refusal: TokenRefused
+        with self.db.write() as conn:
+            rows = {r.locker_id: r for r in conn.execute(select(tower_lockers))}
+            try:
+                claims = verify(payload, payload_auth, self.identity.tower_id, self._now(),
+                                self.identity.cloud_keys,
+                                {cid: r.generation for cid, r in rows.items()})
+                row = rows[claims.locker_id]
+                if claims.kind is TokenKind.RELEASE:
+                    raise TokenRefused(TOKEN_KIND_INVALID,
+                                       "a release token opens nothing; relay it as a command")
+                if claims.kind is TokenKind.PICKUP and not row.occupied:
+                    raise TokenRefused(LOCKER_EMPTY, "nothing to pick up: the locker is empty")
+            except TokenRefused as refused:
+                # logged and committed: the refusal itself is part of the tower's record
+                self._append(conn, "open_refused", None, code=refused.code, reason=str(refused))
+                refusal = refused
+            else:
+                # Claim the use before any door moves: a pick-up token replayed while this one
+                # is opening the door is already stale.
+                values: dict[str, Any] = {"pending_kind": int(claims.kind),
+                                          "pending_token_id": claims.token_id}
+                if claims.kind is TokenKind.PICKUP:
+                    values["generation"] = tower_lockers.c.generation + 1
+                conn.execute(update(tower_lockers)
+                             .where(tower_lockers.c.locker_id == claims.locker_id)
+                             .values(**values))
+                return claims, row.gateway_locker_id
+        raise refusal
+
+    def _opened(self, claims: TokenClaims, gateway_id: int, outcome: OpenOutcome) -> None:
+        with self.db.write() as conn:
+            if not outcome.success:
+                # The door stayed shut: give the token back so the user can try again.
+                values: dict[str, Any] = {"pending_kind": None, "pending_token_id": None}
+                if claims.kind is TokenKind.PICKUP:
+                    values["generation"] = tower_lockers.c.generation - 1
+                conn.execute(update(tower_lockers).where(
+                    tower_lockers.c.locker_id == claims.locker_id,
+                    tower_lockers.c.pending_token_id == claims.token_id).values(**values))
+                self._append(conn, "open_failed", claims.locker_id, token_id=claims.token_id,
+                             code=outcome.reason_code, reason=outcome.message)
+                return
+            self._append(conn, "locker_opened", claims.locker_id, token_id=claims.token_id,
+                         token_kind=claims.kind.label, gateway_locker_id=gateway_id)
+
+    # ---- what the door sensors report -----------------------------------------------------
+
+    def door_closed(self, gateway_locker_id: int) -> None:
+        """A door closed: a token use it was waiting for is now a fact the cloud must learn."""
+        with self.db.write() as conn:
+            row = self._by_gateway_id(conn, gateway_locker_id)
+            if row is None:
+                return
+            self._append(conn, "door_closed", row.locker_id)
+            if row.pending_kind is None:
+                return
+            kind = TokenKind(row.pending_kind)
+            conn.execute(update(tower_lockers).where(tower_lockers.c.locker_id == row.locker_id)
+                         .values(pending_kind=None, pending_token_id=None,
+                                 occupied=kind is TokenKind.DROPOFF))
+            self._append(conn, f"{kind.label}_token_used", row.locker_id,
+                         token_id=row.pending_token_id)
+
+    def door_forced(self, gateway_locker_id: int) -> None:
+        """A door opened with no unlock behind it (crowbar, broken lock)."""
+        with self.db.write() as conn:
+            row = self._by_gateway_id(conn, gateway_locker_id)
+            if row is not None:
+                self._append(conn, "door_forced", row.locker_id)
+
+    @staticmethod
+    def _by_gateway_id(conn: Connection, gateway_locker_id: int) -> Any:
+        return conn.execute(select(tower_lockers).where(
+            tower_lockers.c.gateway_locker_id == gateway_locker_id)).first()
+
+    # ---- cloud commands -------------------------------------------------------------------
+
+    def apply_command(self, command_id: int, payload: str, payload_auth: str) -> CommandResult:
+        """Apply a relayed release token once: bump the generation, free the locker."""
+        with self.db.write() as conn:
+            if conn.execute(select(tower_commands.c.command_id).where(
+                    tower_commands.c.command_id == command_id)).first():
+                return CommandResult(command_id, "duplicate")
+            generations = {r.locker_id: r.generation
+                           for r in conn.execute(select(tower_lockers))}
+            try:
+                claims = verify(payload, payload_auth, self.identity.tower_id, self._now(),
+                                self.identity.cloud_keys, generations)
+                if claims.kind is not TokenKind.RELEASE:
+                    raise TokenRefused(TOKEN_KIND_INVALID, "only release tokens are commands")
+            except TokenRefused as refused:
+                self._append(conn, "command_refused", None, command_id=command_id,
+                             code=refused.code, reason=str(refused))
+                return CommandResult(command_id, "refused", refused.code)
+            conn.execute(update(tower_lockers)
+                         .where(tower_lockers.c.locker_id == claims.locker_id)
+                         .values(generation=tower_lockers.c.generation + 1, occupied=False,
+                                 pending_kind=None, pending_token_id=None))
+            conn.execute(insert(tower_commands).values(command_id=command_id,
+                                                       applied_at=self._now()))
+            self._append(conn, "release_token_set", claims.locker_id, token_id=claims.token_id)
+            self._append(conn, "command_applied", claims.locker_id, command_id=command_id)
+            return CommandResult(command_id, "applied")
+
+    # ---- the event log --------------------------------------------------------------------
+
+    def _append(self, conn: Connection, event_type: str, locker_id: int | None,
+                **fields: Any) -> None:
+        seq = conn.execute(select(tower_state.c.value).where(tower_state.c.name == "next_seq")
+                           .with_for_update()).scalar_one()
+        conn.execute(update(tower_state).where(tower_state.c.name == "next_seq")
+                     .values(value=seq + 1))
+        now = self._now()
+        event = {"tower_id": self.identity.tower_id, "seq": seq, "type": event_type,
+                 "timestamp": now, "locker_id": locker_id,
+                 **{k: v for k, v in fields.items() if v is not None}}
+        signed = sign_event(event, self.identity.private_key)
+        conn.execute(insert(tower_events).values(seq=seq, type=event_type, locker_id=locker_id,
+                                                 timestamp=now, body=json.dumps(signed)))
+
+    def events_after(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(tower_events.c.body).where(tower_events.c.seq > after)
+                                .order_by(tower_events.c.seq).limit(limit))
+            return [json.loads(r.body) for r in rows]
+
+    def pushed_seq(self) -> int:
+        with self.db.read() as conn:
+            return conn.execute(select(tower_state.c.value)
+                                .where(tower_state.c.name == "pushed_seq")).scalar_one()
+
+    def mark_pushed(self, seq: int) -> None:
+        with self.db.write() as conn:
+            conn.execute(update(tower_state).where(tower_state.c.name == "pushed_seq",
+                                                   tower_state.c.value < seq).values(value=seq))
+
+    def locker_state(self, locker_id: int) -> dict[str, Any]:
+        with self.db.read() as conn:
+            row = conn.execute(select(tower_lockers)
+                               .where(tower_lockers.c.locker_id == locker_id)).first()
+            return dict(row._mapping) if row else {}

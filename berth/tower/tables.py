@@ -1,0 +1,50 @@
+"""The tower's own tables, migrated beside the gateway's (own Alembic version table).
+
+Times are whole Unix seconds, as in the signed events and tokens.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+#: One row per cloud locker of this tower: its token generation and what the tower knows of it.
+tower_lockers = Table(
+    "tower_lockers",
+    metadata,
+    Column("locker_id", Integer, primary_key=True),  # the cloud's locker id (what tokens name)
+    Column("gateway_locker_id", Integer, nullable=False, unique=True),
+    Column("generation", Integer, nullable=False, default=0),
+    Column("occupied", Boolean, nullable=False, default=False),
+    # A token opened the door and we wait for it to close to report the use.
+    Column("pending_kind", Integer, nullable=True),
+    Column("pending_token_id", String(32), nullable=True),
+)
+
+#: The signed, append-only event log; ``seq`` is gap-free because one counter row hands it out.
+tower_events = Table(
+    "tower_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("type", String(40), nullable=False),
+    Column("locker_id", Integer, nullable=True),
+    Column("timestamp", Integer, nullable=False),
+    Column("body", Text, nullable=False),  # the signed event as JSON
+)
+
+#: Counters and cursors: ``next_seq``, ``pushed_seq`` (last event the cloud acknowledged).
+tower_state = Table(
+    "tower_state",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+#: Cloud commands applied here, so a command relayed twice acts once.
+tower_commands = Table(
+    "tower_commands",
+    metadata,
+    Column("command_id", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", Integer, nullable=False),
+)

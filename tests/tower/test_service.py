@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from berth.domain.tokens import SigningKey, TokenKind, TokenRefused, verify_event
+from berth.hardware.driver import DoorState
+from tests.tower.conftest import OTHER_TOWER, Rig
+
+
+def open_(rig: Rig, token):  # type: ignore[no-untyped-def]
+    return asyncio.run(rig.service.open_with_token(token.payload, token.payload_auth))
+
+
+def refused(rig: Rig, token) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(TokenRefused) as info:
+        open_(rig, token)
+    return info.value.code
+
+
+def test_dropoff_then_pickup_follows_the_doors(rig: Rig) -> None:
+    result = open_(rig, rig.token(101, TokenKind.DROPOFF))
+    assert result.gateway_locker_id == 1 and result.door_open and result.kind == "dropoff"
+    assert rig.controller.doors[1] is DoorState.OPEN
+    assert "dropoff_token_used" not in rig.types()  # not until the door closes
+
+    rig.service.door_closed(1)
+    assert rig.types()[-1] == "dropoff_token_used"
+    assert rig.service.locker_state(101)["occupied"] is True
+
+    pickup = rig.token(101, TokenKind.PICKUP)
+    open_(rig, pickup)
+    assert rig.service.locker_state(101)["generation"] == 1
+    rig.service.door_closed(1)
+    assert rig.types()[-1] == "pickup_token_used"
+    assert rig.events()[-1]["token_id"] == pickup.claims.token_id
+    assert rig.service.locker_state(101)["occupied"] is False
+
+
+def test_pickup_token_replayed_after_pickup_is_stale(rig: Rig) -> None:
+    open_(rig, rig.token(101, TokenKind.DROPOFF))
+    rig.service.door_closed(1)
+    pickup = rig.token(101, TokenKind.PICKUP)
+    open_(rig, pickup)
+    rig.service.door_closed(1)
+    rig.controller.unlocks.clear()
+    assert refused(rig, pickup) == "TOKEN_GENERATION_STALE"
+    assert rig.controller.unlocks == []
+
+
+def test_pickup_for_empty_locker_is_refused_and_logged(rig: Rig) -> None:
+    assert refused(rig, rig.token(102, TokenKind.PICKUP)) == "LOCKER_EMPTY"
+    assert rig.controller.unlocks == []
+    assert rig.events()[-1]["type"] == "open_refused"
+    assert rig.events()[-1]["code"] == "LOCKER_EMPTY"
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (lambda r: r.token(101, TokenKind.DROPOFF, tower=OTHER_TOWER), "AUTH_TOWER_ID"),
+        (lambda r: r.token(101, TokenKind.DROPOFF, key=SigningKey.generate("k9")),
+         "AUTH_KEY_INVALID"),
+        (lambda r: r.token(101, TokenKind.DROPOFF, ttl=-1), "MSG_EXPIRED"),
+        (lambda r: r.token(999, TokenKind.DROPOFF), "SYS_LOCKER_NOT_FOUND"),
+        (lambda r: r.token(103, TokenKind.DROPOFF, generation=3), "TOKEN_GENERATION_STALE"),
+        (lambda r: r.token(101, TokenKind.RELEASE), "TOKEN_KIND_INVALID"),
+    ],
+)
+def test_refusals_never_move_a_door(rig: Rig, make, code: str) -> None:  # type: ignore[no-untyped-def]
+    assert refused(rig, make(rig)) == code
+    assert rig.controller.unlocks == []
+    assert rig.types() == ["open_refused"]
+
+
+def test_forged_signature_is_refused(rig: Rig) -> None:
+    token = rig.token(101, TokenKind.DROPOFF)
+    flipped = bytearray.fromhex(token.payload_auth)
+    flipped[0] ^= 1
+    with pytest.raises(TokenRefused) as info:
+        asyncio.run(rig.service.open_with_token(token.payload, flipped.hex()))
+    assert info.value.code == "AUTH_SIGNATURE"
+    assert rig.controller.unlocks == []
+
+
+def test_jammed_door_gives_the_pickup_token_back(rig: Rig) -> None:
+    open_(rig, rig.token(101, TokenKind.DROPOFF))
+    rig.service.door_closed(1)
+    rig.controller.close_door(1)
+    rig.controller.jammed.add(1)
+    pickup = rig.token(101, TokenKind.PICKUP)
+    assert refused(rig, pickup) == "DOOR_NOT_OPENED"
+    assert rig.types()[-1] == "open_failed"
+    assert rig.service.locker_state(101)["generation"] == 0
+    rig.controller.jammed.clear()
+    assert open_(rig, pickup).door_open
+
+
+def test_release_command_applies_once_and_kills_older_tokens(rig: Rig) -> None:
+    dropoff = rig.token(102, TokenKind.DROPOFF)
+    release = rig.token(102, TokenKind.RELEASE)
+    assert rig.service.apply_command(7, release.payload, release.payload_auth).outcome == "applied"
+    assert rig.service.apply_command(7, release.payload, release.payload_auth).outcome == \
+        "duplicate"
+    assert rig.types().count("release_token_set") == 1
+    assert refused(rig, dropoff) == "TOKEN_GENERATION_STALE"
+
+
+def test_command_with_a_non_release_token_is_refused(rig: Rig) -> None:
+    token = rig.token(102, TokenKind.DROPOFF)
+    result = rig.service.apply_command(8, token.payload, token.payload_auth)
+    assert result.outcome == "refused" and result.code == "TOKEN_KIND_INVALID"
+    assert rig.service.locker_state(102)["generation"] == 0
+
+
+def test_event_log_is_signed_gap_free_and_tamper_evident(rig: Rig) -> None:
+    open_(rig, rig.token(101, TokenKind.DROPOFF))
+    rig.service.door_closed(1)
+    rig.service.door_forced(2)
+    events = rig.events()
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    public = rig.service.identity.private_key.public_key()
+    for event in events:
+        verify_event(event, public)
+    with pytest.raises(TokenRefused):
+        verify_event(dict(events[0], locker_id=102), public)
+    with pytest.raises(TokenRefused):
+        verify_event(events[0], Ed25519PrivateKey.generate().public_key())
+    assert rig.service.events_after(2, 1)[0]["seq"] == 3
+
+
+def test_pushed_cursor_only_moves_forward(rig: Rig) -> None:
+    rig.service.mark_pushed(5)
+    rig.service.mark_pushed(3)
+    assert rig.service.pushed_seq() == 5
