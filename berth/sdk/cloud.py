@@ -1,0 +1,144 @@
+"""Cloud API clients: one method per call of the delivery guide, plus tower sync.
+
+    with CloudClient(url, client_id, client_secret) as cloud:
+        lockers = cloud.list_lockers(tower_id)
+        cloud.reserve(tower_id, lockers[0].id, duration=300)
+        token = cloud.create_dropoff_token(tower_id, lockers[0].id, duration=3000)
+
+The 300 s access token is fetched and refreshed by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from berth.clock import Clock, utcnow
+from berth.cloud.schemas import (
+    AssignedLocker,
+    CommandList,
+    EventBatchResult,
+    Locker,
+    LockerToken,
+    ReleaseLockerResult,
+    Reservation,
+    Tower,
+    WhoAmI,
+)
+from berth.sdk._core import (
+    AsyncBase,
+    Call,
+    Credentials,
+    Result,
+    RetryPolicy,
+    SyncBase,
+    TokenCache,
+    json_of,
+    list_of,
+)
+
+SERVICE_PROVIDER = "service_provider"
+TOWER_ACCESS = "tower_access"
+
+
+def _locker_path(tower_id: str, locker_id: int) -> str:
+    return f"/api/v1/towers/{tower_id}/lockers/{locker_id}"
+
+
+class _CloudCalls:
+    """The calls; ``_send`` returns the value (sync) or an awaitable of it (async)."""
+
+    creds: Credentials
+    _send: Callable[[Call[Any]], Any]  # provided by SyncBase / AsyncBase
+
+    def get_token(self) -> Result[str]:
+        """A fresh access token (normally not needed: every call gets one by itself)."""
+        tokens = self.creds.tokens
+        assert tokens is not None
+        call = tokens.token_call(self.creds.token_path)
+        return self._send(Call(call.method, call.path, lambda r: tokens.store(r.json()),
+                               data=call.data, authenticated=False))
+
+    def whoami(self) -> Result[WhoAmI]:
+        return self._send(Call("POST", "/api/v1/login/test-token", json_of(WhoAmI)))
+
+    def list_towers(self) -> Result[list[Tower]]:
+        return self._send(Call("GET", "/api/v1/towers", list_of(Tower)))
+
+    def get_tower(self, tower_id: str) -> Result[Tower]:
+        return self._send(Call("GET", f"/api/v1/towers/{tower_id}", json_of(Tower)))
+
+    def list_lockers(self, tower_id: str, status: str | None = None) -> Result[list[Locker]]:
+        """ALL lockers of the tower (filter the unavailable ones yourself, or pass ``status``)."""
+        params = {"status": status} if status else None
+        return self._send(Call("GET", f"/api/v1/towers/{tower_id}/lockers", list_of(Locker),
+                               params=params))
+
+    def get_locker(self, tower_id: str, locker_id: int) -> Result[Locker]:
+        return self._send(Call("GET", _locker_path(tower_id, locker_id), json_of(Locker)))
+
+    def reserve(self, tower_id: str, locker_id: int, duration: int = 300) -> Result[Reservation]:
+        return self._send(Call("POST", _locker_path(tower_id, locker_id) + "/reservations",
+                               json_of(Reservation), json={"duration": duration}))
+
+    def cancel_reservation(self, tower_id: str, locker_id: int,
+                           reservation_id: str) -> Result[Reservation]:
+        path = f"{_locker_path(tower_id, locker_id)}/reservations/{reservation_id}"
+        return self._send(Call("DELETE", path, json_of(Reservation)))
+
+    def create_dropoff_token(self, tower_id: str, locker_id: int, duration: int = 3000,
+                             client_info: str = "") -> Result[LockerToken]:
+        return self._send(Call("POST", _locker_path(tower_id, locker_id) +
+                               "/dropoff-locker-tokens", json_of(LockerToken),
+                               json={"client_info": client_info, "duration": duration}))
+
+    def create_pickup_token(self, tower_id: str, locker_id: int, duration: int = 3000,
+                            client_info: str = "") -> Result[LockerToken]:
+        return self._send(Call("POST", _locker_path(tower_id, locker_id) +
+                               "/pickup-locker-tokens", json_of(LockerToken),
+                               json={"client_info": client_info, "duration": duration}))
+
+    def release_locker(self, tower_id: str, locker_id: int) -> Result[ReleaseLockerResult]:
+        return self._send(Call("POST", _locker_path(tower_id, locker_id) + "/release-locker",
+                               json_of(ReleaseLockerResult), json={}))
+
+    def assigned_lockers(self) -> Result[list[AssignedLocker]]:
+        return self._send(Call("GET", "/api/v1/users/me/assigned-lockers",
+                               list_of(AssignedLocker)))
+
+    # ---- tower sync (scope tower_access) --------------------------------------------------
+
+    def push_events(self, tower_id: str,
+                    events: Iterable[Mapping[str, Any]]) -> Result[EventBatchResult]:
+        return self._send(Call("POST", f"/sdk/v1/towers/{tower_id}/events",
+                               json_of(EventBatchResult), json={"events": list(events)}))
+
+    def get_commands(self, tower_id: str, after: int = 0) -> Result[CommandList]:
+        return self._send(Call("GET", f"/sdk/v1/towers/{tower_id}/commands",
+                               json_of(CommandList), params={"after": after}))
+
+
+def _credentials(client_id: str, client_secret: str, scope: str, clock: Clock) -> Credentials:
+    return Credentials(tokens=TokenCache(client_id, client_secret, scope, clock=clock))
+
+
+class CloudClient(_CloudCalls, SyncBase):
+    def __init__(self, base_url: str, client_id: str, client_secret: str, *,
+                 scope: str = SERVICE_PROVIDER, clock: Clock = utcnow,
+                 retry: RetryPolicy | None = None, http: httpx.Client | None = None,
+                 timeout: float = 30.0) -> None:
+        super().__init__(base_url, _credentials(client_id, client_secret, scope, clock),
+                         retry=retry, http=http, timeout=timeout)
+
+
+class AsyncCloudClient(_CloudCalls, AsyncBase):
+    def __init__(self, base_url: str, client_id: str, client_secret: str, *,
+                 scope: str = SERVICE_PROVIDER, clock: Clock = utcnow,
+                 retry: RetryPolicy | None = None, http: httpx.AsyncClient | None = None,
+                 sleep: Callable[[float], Awaitable[None]] | None = None,
+                 timeout: float = 30.0) -> None:
+        kwargs: dict[str, Any] = {"sleep": sleep} if sleep else {}
+        super().__init__(base_url, _credentials(client_id, client_secret, scope, clock),
+                         retry=retry, http=http, timeout=timeout, **kwargs)
