@@ -1,0 +1,66 @@
+"""Make a gateway a cloud tower: one cloud locker per gateway locker, keys for both sides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from berth.cloud.schemas import Dimensions, LockerCreate
+from berth.cloud.service import CloudService
+from berth.tower.identity import CloudLink, TowerIdentity
+
+CLOUD_TYPES = ("small", "medium", "large", "xlarge")
+MM_PER_INCH = 25.4
+
+
+@dataclass(frozen=True)
+class GatewayLocker:
+    """What provisioning needs of a gateway locker (from ``GET /lockers`` and ``/locker-types``)."""
+
+    locker_id: int
+    type_slug: str
+    attributes: tuple[str, ...] = ()
+    inches: tuple[float, float, float] | None = None  # width, height, depth
+
+
+def _locker_create(locker: GatewayLocker) -> LockerCreate:
+    width, height, depth = (round(v * MM_PER_INCH) for v in locker.inches or (0, 0, 0))
+    return LockerCreate(
+        name=str(locker.locker_id),
+        type=locker.type_slug if locker.type_slug in CLOUD_TYPES else "medium",  # type: ignore[arg-type]
+        isLowLocker="low" in locker.attributes,
+        dimensions=Dimensions(width=width or None, height=height or None, depth=depth or None),
+    )
+
+
+def provision_tower(service: CloudService, partner: str, name: str,
+                    lockers: Sequence[GatewayLocker], cloud_url: str | None = None,
+                    tower_id: str | None = None) -> TowerIdentity:
+    """Create the tower for ``partner`` and return everything the gateway must hold.
+
+    With ``cloud_url`` the identity also carries a fresh client of the partner, so the gateway
+    can sync by itself (``tower_access`` scope).
+    """
+    if not lockers:
+        raise ValueError("a tower needs at least one locker")
+    tower = service.create_tower(name, tower_id)
+    created = service.add_lockers(tower.id, [_locker_create(lk) for lk in lockers])
+    service.assign_tower(tower.id, service.partner_id(partner))
+    keys = service.provisioning(tower.id)
+    by_name = {lk.name: lk.id for lk in created}
+    link = None
+    if cloud_url:
+        client = service.create_client(partner)
+        link = CloudLink(cloud_url, client.client_id, client.client_secret)
+    return TowerIdentity(
+        tower_id=tower.id,
+        private_key=Ed25519PrivateKey.from_private_bytes(bytes.fromhex(keys.tower_private_key)),
+        cloud_keys={kid: Ed25519PublicKey.from_public_bytes(bytes.fromhex(pub))
+                    for kid, pub in keys.cloud_public_keys.items()},
+        lockers={by_name[str(lk.locker_id)]: (lk.locker_id,
+                                              keys.generations[by_name[str(lk.locker_id)]])
+                 for lk in lockers},
+        cloud=link,
+    )

@@ -1,0 +1,90 @@
+"""The gateway's own link to the cloud: push signed events, pull commands, survive being offline.
+
+Events wait in the tower's event log (on disk, in the gateway database) until the cloud has
+acknowledged them; the cursor ``pushed_seq`` only moves after an acknowledgement, and the cloud
+applies each (tower, seq) once, so a push repeated after a lost answer changes nothing:
+exactly once in effect, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+import httpx
+
+from berth.sdk.cloud import AsyncCloudClient
+from berth.sdk.errors import BerthApiError
+from berth.tower.service import TowerService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    pushed: int
+    applied: int
+
+
+class CloudSync:
+    def __init__(self, tower: TowerService, cloud: AsyncCloudClient, *, interval: float = 2.0,
+                 batch: int = 100, max_backoff: float = 60.0,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.tower = tower
+        self.cloud = cloud
+        self.interval = interval
+        self.batch = batch
+        self.max_backoff = max_backoff
+        self._sleep = sleep
+        self.online = False
+
+    async def push(self) -> int:
+        tower_id = self.tower.identity.tower_id
+        pushed = 0
+        while True:
+            after = await anyio.to_thread.run_sync(self.tower.pushed_seq)
+            events = await anyio.to_thread.run_sync(self.tower.events_after, after, self.batch)
+            if not events:
+                return pushed
+            await self.cloud.push_events(tower_id, events)
+            await anyio.to_thread.run_sync(self.tower.mark_pushed, events[-1]["seq"])
+            pushed += len(events)
+
+    async def pull(self) -> int:
+        answer = await self.cloud.get_commands(self.tower.identity.tower_id)
+        applied = 0
+        for command in answer.commands:
+            if command.kind != "release_token" or not (command.payload and command.payload_auth):
+                continue
+            result = await anyio.to_thread.run_sync(
+                self.tower.apply_command, command.id, command.payload, command.payload_auth)
+            applied += result.outcome == "applied"
+        return applied
+
+    async def sync_once(self) -> SyncReport:
+        """Push what is pending, apply new commands, push what applying them logged."""
+        pushed = await self.push()
+        applied = await self.pull()
+        if applied:
+            pushed += await self.push()
+        return SyncReport(pushed, applied)
+
+    async def run(self) -> None:
+        """Sync forever; while the cloud is unreachable, back off and keep the events queued."""
+        failures = 0
+        while True:
+            try:
+                await self.sync_once()
+            except (httpx.TransportError, BerthApiError) as exc:
+                failures += 1
+                if self.online or failures == 1:
+                    log.warning("cloud sync failed, events stay queued: %s", exc)
+                self.online = False
+                await self._sleep(min(self.interval * 2 ** min(failures, 10), self.max_backoff))
+                continue
+            failures = 0
+            self.online = True
+            await self._sleep(self.interval)

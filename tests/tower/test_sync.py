@@ -1,0 +1,126 @@
+"""A provisioned tower and the real cloud app: delivery state follows the doors, offline too."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from berth.clock import FakeClock
+from berth.cloud.app import build_service, create_app
+from berth.cloud.config import CloudConfig
+from berth.cloud.seed import seed_demo
+from berth.hardware.opening import OpenOutcome, open_door
+from berth.hardware.simulated import SimulatedController
+from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient, CloudClient
+from berth.storage import Database
+from berth.tower.provision import GatewayLocker, provision_tower
+from berth.tower.service import TowerService
+from berth.tower.sync import CloudSync
+from tests.tower.conftest import FAST
+
+
+class World:
+    def __init__(self, tmp_path: Path, clock: FakeClock, free_port: Any) -> None:
+        config = CloudConfig(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
+                             clock=clock, sweep_interval=0)
+        service = build_service(config)
+        self.creds = seed_demo(service)["partners"]["demo"]
+        self.app = create_app(config, service)
+        gateway_lockers = [GatewayLocker(i, "medium", ("low",) if i < 3 else ()) for i in (1, 2, 3)]
+        self.identity = provision_tower(service, "demo", "site tower", gateway_lockers,
+                                        cloud_url="http://cloud")
+        self.tower_id = self.identity.tower_id
+        self.controller = SimulatedController("bank-1", 3, close_after=None)
+
+        async def opener(gateway_locker_id: int) -> OpenOutcome:
+            return await open_door(self.controller, gateway_locker_id, FAST)
+
+        self.tower = TowerService(Database(f"sqlite:///{tmp_path / 'gw.db'}"), self.identity,
+                                  opener, clock)
+        self.tower.install()
+        self.partner = CloudClient("http://cloud", self.creds["client_id"],
+                                   self.creds["client_secret"], clock=clock,
+                                   http=TestClient(self.app, base_url="http://cloud"))
+        self.clock = clock
+        self.dead_port = free_port()
+
+    def sync(self, online: bool = True) -> CloudSync:
+        transport = httpx.ASGITransport(app=self.app) if online else None
+        base = "http://cloud" if online else f"http://127.0.0.1:{self.dead_port}"
+        http = httpx.AsyncClient(transport=transport, base_url=base)
+        link = self.identity.cloud
+        assert link is not None
+        cloud = AsyncCloudClient(base, link.client_id, link.client_secret, scope=TOWER_ACCESS,
+                                 clock=self.clock, http=http)
+        return CloudSync(self.tower, cloud)
+
+    def cloud_locker(self, gateway_id: int) -> int:
+        return next(c for c, (g, _) in self.identity.lockers.items() if g == gateway_id)
+
+    def status(self, locker_id: int) -> str:
+        return self.partner.get_locker(self.tower_id, locker_id).status.name
+
+
+@pytest.fixture
+def world(tmp_path: Path, clock: FakeClock, free_port: Any) -> World:
+    return World(tmp_path, clock, free_port)
+
+
+def test_delivery_state_follows_the_tower(world: World) -> None:
+    locker = world.cloud_locker(2)
+    world.partner.reserve(world.tower_id, locker, 300)
+    drop = world.partner.create_dropoff_token(world.tower_id, locker, 3000)
+    opened = asyncio.run(world.tower.open_with_token(drop.payload, drop.payload_auth))
+    assert opened.gateway_locker_id == 2
+    asyncio.run(world.sync().sync_once())
+    assert world.status(locker) == "rented"  # door still open: not used yet
+    world.controller.close_door(2)
+    world.tower.door_closed(2)
+    asyncio.run(world.sync().sync_once())
+    assert world.status(locker) == "occupied"
+
+    pick = world.partner.create_pickup_token(world.tower_id, locker, 3000)
+    asyncio.run(world.tower.open_with_token(pick.payload, pick.payload_auth))
+    world.tower.door_closed(2)
+    asyncio.run(world.sync().sync_once())
+    assert world.status(locker) == "available"
+
+
+def test_offline_dropoff_arrives_once_when_the_cloud_is_back(world: World) -> None:
+    locker = world.cloud_locker(1)
+    drop = world.partner.create_dropoff_token(world.tower_id, locker, 3000)
+    asyncio.run(world.tower.open_with_token(drop.payload, drop.payload_auth))
+    world.tower.door_closed(1)
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(world.sync(online=False).sync_once())
+    assert world.tower.pushed_seq() == 0
+    assert world.status(locker) == "rented"
+
+    report = asyncio.run(world.sync().sync_once())
+    assert report.pushed == len(world.tower.events_after(0, 1000))
+    assert world.status(locker) == "occupied"
+    # a push whose answer was lost is repeated: the cloud acknowledges, applies nothing twice
+    again = asyncio.run(
+        world.sync().cloud.push_events(world.tower_id, world.tower.events_after(0, 1000)))
+    assert {r.outcome for r in again.results} == {"duplicate"}
+    assert world.status(locker) == "occupied"
+
+
+def test_release_command_reaches_the_tower_and_frees_the_locker(world: World) -> None:
+    locker = world.cloud_locker(3)
+    drop = world.partner.create_dropoff_token(world.tower_id, locker, 3000)
+    world.partner.release_locker(world.tower_id, locker)
+    assert world.status(locker) == "declined"
+    report = asyncio.run(world.sync().sync_once())
+    assert report.applied == 1
+    assert world.status(locker) == "available"
+    assert asyncio.run(world.sync().sync_once()).applied == 0  # applied once
+    with pytest.raises(Exception) as refused:
+        asyncio.run(world.tower.open_with_token(drop.payload, drop.payload_auth))
+    assert getattr(refused.value, "code", None) == "TOKEN_GENERATION_STALE"
+    assert world.controller.unlocks == []
