@@ -1,0 +1,1 @@
+"""The on-site Gateway API: transactions, locker assignment, lockers and lock controllers."""

@@ -1,0 +1,103 @@
+"""The app factory: ``create_app(config)`` builds one gateway; its lifespan runs the hardware."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from berth import __version__
+from berth.gateway.auth import ApiKeyAuth
+from berth.gateway.config import GatewayConfig
+from berth.gateway.errors import error_response, install_error_handlers
+from berth.gateway.mdns import MdnsAdvertiser, build_service_info
+from berth.gateway.routers import (
+    admin,
+    bank_types,
+    health,
+    locker_types,
+    lockers,
+    system,
+    transactions,
+)
+from berth.gateway.service import GatewayService
+
+log = logging.getLogger("berth.gateway")
+
+# Paths that need no API key: health, the OpenAPI document and docs, and the admin page (which
+# has its own login and session).
+PUBLIC_PATHS = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+PUBLIC_PREFIXES = ("/admin",)
+
+
+class ApiKeyMiddleware:
+    """Rejects unauthenticated requests before anything reads their body (401 first, always)."""
+
+    def __init__(self, app: ASGIApp, auth: ApiKeyAuth) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path in PUBLIC_PATHS or path == "/admin" or path.startswith("/admin/"):
+            await self.app(scope, receive, send)
+            return
+        key = None
+        for name, value in scope["headers"]:
+            if name == b"x-api-key":
+                key = value.decode("latin-1")
+                break
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer":
+                    key = token.strip()
+        if self.auth.valid(key):
+            await self.app(scope, receive, send)
+            return
+        response = error_response(
+            401, "UNAUTHORIZED",
+            "Missing or invalid API key: send X-API-Key or Authorization: Bearer",
+            headers={"WWW-Authenticate": "Bearer"})
+        await response(scope, receive, send)
+
+
+def create_app(config: GatewayConfig) -> FastAPI:
+    service = GatewayService(config)
+    auth = ApiKeyAuth(config.api_key)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        advertiser = None
+        if config.mdns:
+            advertiser = MdnsAdvertiser(build_service_info(config.port, site=config.site.name))
+            try:
+                await advertiser.start()
+            except Exception:  # no multicast here: the API still works
+                log.exception("mDNS advertisement failed; continuing without it")
+                advertiser = None
+        try:
+            yield
+        finally:
+            if advertiser is not None:
+                await advertiser.aclose()
+            await service.stop()
+
+    app = FastAPI(
+        title="Berth Gateway API", version=__version__, lifespan=lifespan,
+        description="On-site API of a Berth locker installation: transactions, locker "
+        "assignment, lockers and lock controllers. Send the API key as `X-API-Key`.",
+    )
+    app.state.service = service
+    app.state.auth = auth
+    install_error_handlers(app)
+    app.add_middleware(ApiKeyMiddleware, auth=auth)
+    for module in (health, admin, transactions, lockers, locker_types, bank_types, system):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,93 @@
+"""One error shape for every failure: the seed's ``Error`` body with a stable code.
+
+Handlers cover our own ``ApiError``, Starlette's HTTP errors (404 unknown route, 405), request
+validation (422 becomes 400 ``VALIDATION_ERROR``, malformed JSON included) and, as a last resort,
+unexpected exceptions (500 ``INTERNAL_ERROR``, which should never happen).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("berth.gateway")
+
+_STATUS_CODES = {
+    400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE", 409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 429: "TOO_MANY_REQUESTS",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+class ApiError(Exception):
+    """Raise from services or routers; rendered as an ``Error`` body with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": code, "message": message,
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "details": details}
+
+
+def error_response(status: int, code: str, message: str, details: Any = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    content = json.dumps(error_body(code, message, details), default=str)
+    return Response(content, status, headers, media_type="application/json")
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        details.append({"field": ".".join(loc[1:] if loc[:1] == ["body"] else loc),
+                        "message": err.get("msg", ""), "type": err.get("type", "")})
+    return details
+
+
+def _validation_message(details: list[dict[str, Any]]) -> str:
+    if any(d["type"] == "json_invalid" for d in details):
+        return "Request body is not valid JSON"
+    first = details[0] if details else {"field": "", "message": "invalid request"}
+    where = f"{first['field']}: " if first["field"] else ""
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return f"{where}{first['message']}{more}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        code = _STATUS_CODES.get(exc.status_code, "HTTP_ERROR")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").lower()
+        return error_response(exc.status_code, code, message, None,
+                              getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        details = _validation_details(exc)
+        return error_response(400, "VALIDATION_ERROR", _validation_message(details), details)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "INTERNAL_ERROR", "Unexpected server error", None)

@@ -1,0 +1,107 @@
+"""GET /admin: a server-rendered page to see and act on the site, logged in with the API key.
+
+The session cookie is HttpOnly, SameSite=strict and signed (it never holds the key); every form
+carries a token bound to the session, so a forged cross-site POST fails twice over.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from berth.gateway.auth import SESSION_COOKIE, SESSION_TTL, ApiKeyAuth
+from berth.gateway.errors import ApiError
+from berth.gateway.routers.deps import Service
+from berth.gateway.schemas import REASON_CODE_PATTERN, UpdateLockerRequest
+from berth.gateway.store import LogFilter
+
+router = APIRouter(prefix="/admin", tags=["Health & Status"])
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+
+
+def _auth(request: Request) -> ApiKeyAuth:
+    return request.app.state.auth
+
+
+def _session(request: Request) -> str | None:
+    value = request.cookies.get(SESSION_COOKIE)
+    return value if _auth(request).session_valid(value, time.time()) else None
+
+
+def _check_form(request: Request, token: str) -> None:
+    session = _session(request)
+    if session is None:
+        raise ApiError(401, "UNAUTHORIZED", "Log in to the admin page first")
+    if not _auth(request).form_token_valid(session, token):
+        raise ApiError(403, "FORBIDDEN", "Invalid form token; reload the admin page")
+
+
+def _back(notice: str | None = None) -> RedirectResponse:
+    return RedirectResponse("/admin" + (f"?notice={notice}" if notice else ""), 303)
+
+
+@router.get("", response_class=HTMLResponse, summary="Admin interface")
+def admin_page(request: Request, service: Service, notice: str | None = None) -> Response:
+    session = _session(request)
+    if session is None:
+        return templates.TemplateResponse(request, "login.html", {"error": None})
+    lockers, _ = service.list_lockers(locker_type=None, bank_id=None, available=None,
+                                      out_of_service=None, limit=1000, offset=0)
+    transactions, open_count = service.store.list_transactions(limit=200)
+    logs, _ = service.logs(LogFilter(limit=50))
+    system = service.system()
+    return templates.TemplateResponse(request, "admin.html", {
+        "site": service.site.name, "lockers": lockers, "transactions": transactions,
+        "open_count": open_count, "controllers": system.controllers,
+        "devices": system.devices, "logs": logs, "notice": notice[:200] if notice else None,
+        "form_token": _auth(request).form_token(session), "reason_pattern": REASON_CODE_PATTERN,
+    })
+
+
+@router.post("/login", response_class=HTMLResponse, summary="Admin login")
+def login(request: Request, api_key: Annotated[str, Form(max_length=500)] = "") -> Response:
+    auth = _auth(request)
+    if not auth.valid(api_key):
+        return templates.TemplateResponse(request, "login.html",
+                                          {"error": "Wrong API key"}, status_code=401)
+    response = _back()
+    response.set_cookie(SESSION_COOKIE, auth.new_session(time.time()), max_age=SESSION_TTL,
+                        httponly=True, samesite="strict", path="/admin",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/logout", summary="Admin logout")
+def logout() -> Response:
+    response = _back()
+    response.delete_cookie(SESSION_COOKIE, path="/admin")
+    return response
+
+
+@router.post("/lockers/{locker_id}/open", summary="Admin: open a locker")
+async def admin_open(request: Request, locker_id: int, service: Service,
+                     form_token: Annotated[str, Form()] = "") -> Response:
+    _check_form(request, form_token)
+    result = await service.open_locker(locker_id, source="admin")
+    return _back(f"Locker {locker_id}: {result.message}")
+
+
+@router.post("/lockers/{locker_id}/service", summary="Admin: set or clear out of service")
+async def admin_service(request: Request, locker_id: int, service: Service,
+                        form_token: Annotated[str, Form()] = "",
+                        out_of_service: Annotated[bool, Form()] = False,
+                        reason_code: Annotated[str, Form(max_length=64)] = "",
+                        reason: Annotated[str, Form(max_length=500)] = "") -> Response:
+    _check_form(request, form_token)
+    body = UpdateLockerRequest(out_of_service=out_of_service,
+                               reason_code=reason_code.strip().upper() or None,
+                               reason=reason.strip() or None)
+    await run_in_threadpool(service.update_locker, locker_id, body)
+    state = "out of service" if out_of_service else "back in service"
+    return _back(f"Locker {locker_id} is {state}")

@@ -1,0 +1,134 @@
+"""Door watching: poll every controller's door sensors and publish only what changed.
+
+Field lessons (lock-boards notes): poll about every 0.5 s, publish changes only, report a door that
+opens with no unlock behind it (forced open), and after 3 failed polls in a row report the state as
+unknown (the controller went offline) until it answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from berth.hardware.driver import CommunicationError, DoorState, LockController
+
+log = logging.getLogger("berth.hardware.watcher")
+
+
+class DoorEventKind(StrEnum):
+    DOOR_OPENED = "DOOR_OPENED"
+    DOOR_CLOSED = "DOOR_CLOSED"
+    DOOR_FORCED_OPEN = "DOOR_FORCED_OPEN"
+    DOOR_STATE_UNKNOWN = "DOOR_STATE_UNKNOWN"
+    CONTROLLER_OFFLINE = "CONTROLLER_OFFLINE"
+    CONTROLLER_ONLINE = "CONTROLLER_ONLINE"
+
+
+@dataclass(frozen=True)
+class DoorEvent:
+    kind: DoorEventKind
+    controller_id: str
+    channel: int | None = None  # None for controller-wide events
+    detail: str = ""
+
+
+OnEvent = Callable[[DoorEvent], Awaitable[None] | None]
+
+
+class DoorWatcher:
+    """Polls ``read_doors()`` of each controller every ``interval`` seconds."""
+
+    def __init__(self, controllers: Iterable[LockController], on_event: OnEvent, *,
+                 interval: float = 0.5, failures_before_unknown: int = 3,
+                 unlock_window: float = 70.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.controllers = list(controllers)
+        self.on_event = on_event
+        self.interval = interval
+        self.failures_before_unknown = failures_before_unknown
+        self.unlock_window = unlock_window  # the open rule's worst case is about 62 s
+        self._now = monotonic
+        self._states: dict[str, dict[int, DoorState]] = {}
+        self._failures: dict[str, int] = {}
+        self._offline: set[str] = set()
+        self._unlocks: dict[tuple[str, int], float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def note_unlock(self, controller_id: str, channel: int) -> None:
+        """Tell the watcher an unlock was ordered, so the next opening is not 'forced'."""
+        self._unlocks[(controller_id, channel)] = self._now()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="berth-door-watcher")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await self.poll_once()
+            await asyncio.sleep(self.interval)
+
+    async def poll_once(self) -> None:
+        """One round over all controllers (public so tests can step it by hand)."""
+        for controller in self.controllers:
+            try:
+                await self._poll(controller)
+            except Exception:  # a callback failure must not stop the watching
+                log.exception("door watcher: polling %s failed", controller.controller_id)
+
+    async def _poll(self, controller: LockController) -> None:
+        cid = controller.controller_id
+        try:
+            doors = await asyncio.wait_for(controller.read_doors(), max(self.interval * 4, 1.0))
+        except (CommunicationError, TimeoutError, OSError) as exc:
+            self._failures[cid] = failures = self._failures.get(cid, 0) + 1
+            if failures >= self.failures_before_unknown and cid not in self._offline:
+                self._offline.add(cid)
+                self._states.pop(cid, None)
+                await self._emit(DoorEvent(DoorEventKind.CONTROLLER_OFFLINE, cid, None,
+                                           f"{failures} polls failed in a row: {exc}"))
+            return
+        self._failures[cid] = 0
+        if cid in self._offline:
+            self._offline.discard(cid)
+            await self._emit(DoorEvent(DoorEventKind.CONTROLLER_ONLINE, cid, None,
+                                       "controller answers again"))
+        before = self._states.setdefault(cid, {})
+        for channel, state in sorted(doors.items()):
+            previous = before.get(channel)
+            if state == previous:
+                continue
+            before[channel] = state
+            kind = self._kind(cid, channel, previous, state)
+            if kind is not None:
+                await self._emit(DoorEvent(kind, cid, channel))
+
+    def _kind(self, cid: str, channel: int, previous: DoorState | None,
+              state: DoorState) -> DoorEventKind | None:
+        if state is DoorState.UNKNOWN:
+            return DoorEventKind.DOOR_STATE_UNKNOWN
+        if state is DoorState.CLOSED:
+            # the first sight of a closed door is no change worth publishing
+            return DoorEventKind.DOOR_CLOSED if previous is not None else None
+        noted = self._unlocks.pop((cid, channel), None)
+        if noted is not None and self._now() - noted <= self.unlock_window:
+            return DoorEventKind.DOOR_OPENED
+        if previous is None:  # open when first seen: we cannot know how it got there
+            return DoorEventKind.DOOR_OPENED
+        return DoorEventKind.DOOR_FORCED_OPEN
+
+    async def _emit(self, event: DoorEvent) -> None:
+        result = self.on_event(event)
+        if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+            await result
