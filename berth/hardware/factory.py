@@ -10,7 +10,11 @@ from berth.hardware.simulated import SimulatedController
 
 @dataclass(frozen=True)
 class ControllerSpec:
-    """How to reach one board: its protocol, transport URL, bus address and channel count."""
+    """How to reach one board: its protocol, transport URL, bus address and channel count.
+
+    ``url`` options set the bus timing: ``?baud=19200&timeout=1.5&gap=0.005&silence=0.025``.
+    Boards whose URLs name the same line share one bus.
+    """
 
     controller_id: str
     protocol: str = "simulated"  # "simulated" | "kerong" | "dip"
@@ -24,4 +28,13 @@ class ControllerSpec:
 def build_controller(spec: ControllerSpec) -> LockController:
     if spec.protocol == "simulated":
         return SimulatedController(spec.controller_id, spec.channels, spec.close_after)
+    if spec.protocol in ("kerong", "dip"):
+        if not spec.url:
+            raise ValueError(f"controller {spec.controller_id}: {spec.protocol} needs a bus url")
+        from berth.hardware.boards import DipController, KerongController
+
+        if spec.protocol == "kerong":
+            return KerongController(spec.controller_id, spec.url, spec.address, spec.channels)
+        return DipController(spec.controller_id, spec.url, spec.address, spec.channels,
+                             spec.open_is_high)
     raise ValueError(f"unknown lock-controller protocol {spec.protocol!r}")
