@@ -4,8 +4,7 @@ bridges), behind one small interface that reconnects by itself.
 A background pump copies received bytes into our own buffer, so the bus can discard stale input at
 any moment (after a timeout, before a request) without racing a pending read. When the line drops
 (EOF, I/O error) the transport reconnects with exponential backoff; requests meanwhile fail fast
-with
-``TransportClosed``, a ``CommunicationError`` the open rule retries.
+with ``TransportClosed``, a ``CommunicationError`` the open rule retries.
 """
 
 from __future__ import annotations
