@@ -1,5 +1,262 @@
-"""`berth hw ...` commands."""
+"""`berth hw ...`: scan for controllers, open a lock, read a board, watch doors, run a simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from berth.hardware.driver import CommunicationError, DoorState, HardwareFault, LockController
 
 app = typer.Typer(help="hw commands", no_args_is_help=True)
+console = Console(soft_wrap=True)
+T = TypeVar("T")
+
+PROTOCOL = typer.Option("kerong", "--protocol", "-p", help="Board protocol: kerong or dip.")
+CHANNELS = typer.Option(16, "--channels", "-c", help="Locks per board.")
+OPEN_LOW = typer.Option(False, "--open-low",
+                        help="DIP boards: feedback 00 / bit 0 means the door is open.")
+
+
+def _run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def _addresses(text: str) -> list[int]:
+    """``0-15`` or ``1,3,5`` (or a mix) -> addresses."""
+    result: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        low, _, high = part.partition("-")
+        result.extend(range(int(low), int(high or low) + 1))
+    return result
+
+
+def _pair(text: str, what: str) -> tuple[int, float]:
+    board, sep, value = text.partition(":")
+    if not sep:
+        raise typer.BadParameter(f"expected BOARD:{what}, got {text!r}")
+    return int(board), float(value)
+
+
+def _controller(url: str, protocol: str, board: int, channels: int, open_low: bool
+                ) -> LockController:
+    from berth.hardware.factory import ControllerSpec, build_controller
+
+    if protocol not in ("kerong", "dip"):
+        raise typer.BadParameter(f"unknown protocol {protocol!r} (kerong or dip)")
+    return build_controller(ControllerSpec(f"{protocol}-{board}", protocol, url, board, channels,
+                                           open_is_high=not open_low))
+
+
+def _door_cell(state: DoorState) -> str:
+    return {DoorState.OPEN: "[bold red]open[/]", DoorState.CLOSED: "[green]closed[/]"}.get(
+        state, "[yellow]unknown[/]")
+
+
+@app.command()
+def scan(
+    timeout: float = typer.Option(2.0, help="Seconds to listen for mDNS announcements."),
+    url: str | None = typer.Option(None, help="Also probe board addresses on this bus URL."),
+    protocol: str = PROTOCOL,
+    addresses: str = typer.Option("0-15", help="Addresses to probe on --url (e.g. 0-15, 1,2)."),
+    channels: int = CHANNELS,
+    probe_timeout: float = typer.Option(0.2, help="Per-address reply timeout on --url."),
+) -> None:
+    """List mDNS-announced TCP controllers and, with --url, which bus addresses answer."""
+    from berth.hardware.discovery import scan_bus, scan_mdns
+
+    found = _run(scan_mdns(timeout))
+    table = Table("name", "url", "protocol", "boards", "channels", title="mDNS controllers")
+    for item in found:
+        table.add_row(item.name, item.url, item.protocol, item.boards, str(item.channels))
+    console.print(table if found else "No controllers announced on the LAN.")
+    if url:
+        answered = _run(scan_bus(url, protocol, _addresses(addresses), channels, probe_timeout))
+        listed = ", ".join(map(str, answered)) or "none"
+        console.print(f"{url}: {protocol} boards answering at addresses: {listed}")
+
+
+@app.command("open")
+def open_command(
+    url: str = typer.Argument(..., help="Bus URL: serial:///dev/ttyUSB0?baud=19200 or tcp://h:p"),
+    board: int = typer.Argument(..., help="Board address on the bus."),
+    lock: int = typer.Argument(..., help="Lock number (1-based)."),
+    protocol: str = PROTOCOL,
+    channels: int = CHANNELS,
+    open_low: bool = OPEN_LOW,
+) -> None:
+    """Fire one lock under the open rule and report whether the door opened."""
+    from berth.hardware.opening import OpenPolicy, open_door
+    from berth.settings import get_settings
+
+    settings = get_settings()
+    policy = OpenPolicy(settings.open_attempt_timeout, settings.open_attempts,
+                        settings.open_retry_gap)
+
+    async def go() -> Any:
+        controller = _controller(url, protocol, board, channels, open_low)
+        await controller.start()
+        try:
+            return await open_door(controller, lock, policy)
+        finally:
+            await controller.aclose()
+
+    outcome = _run(go())
+    if outcome.success:
+        console.print(f"[green]opened[/] board {board} lock {lock} "
+                      f"(attempt {outcome.attempts})")
+        return
+    console.print(f"[red]{outcome.reason_code}[/]: {outcome.message}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    url: str = typer.Argument(..., help="Bus URL."),
+    board: int = typer.Argument(..., help="Board address on the bus."),
+    protocol: str = PROTOCOL,
+    channels: int = CHANNELS,
+    open_low: bool = OPEN_LOW,
+) -> None:
+    """Print the door state (and item-present bits on Kerong boards) of every lock."""
+    from berth.hardware.boards import KerongController
+
+    async def go() -> tuple[dict[int, DoorState], Any]:
+        controller = _controller(url, protocol, board, channels, open_low)
+        await controller.start()
+        try:
+            if isinstance(controller, KerongController):
+                st = await controller.read_status()
+                doors = {ch: DoorState.CLOSED if st.locked(ch) else DoorState.OPEN
+                         for ch in range(1, channels + 1)}
+                return doors, st
+            return await controller.read_doors(), None
+        finally:
+            await controller.aclose()
+
+    try:
+        doors, kerong_status = _run(go())
+    except (CommunicationError, HardwareFault) as exc:
+        console.print(f"[red]board {board} did not answer[/]: {exc}")
+        raise typer.Exit(1) from exc
+    table = Table("lock", "door", *(["item"] if kerong_status else []),
+                  title=f"{protocol} board {board} at {url}")
+    for ch, state in doors.items():
+        item = ["yes" if kerong_status.item_present(ch) else "-"] if kerong_status else []
+        table.add_row(str(ch), _door_cell(state), *item)
+    console.print(table)
+
+
+def _watch_table(url: str, rows: dict[int, dict[int, DoorState] | str], channels: int) -> Table:
+    table = Table("board", *(str(ch) for ch in range(1, channels + 1)), title=f"doors on {url}")
+    for board, doors in rows.items():
+        if isinstance(doors, str):
+            table.add_row(str(board), f"[yellow]{doors}[/]")
+        else:
+            cells = ["[bold red]O[/]" if doors.get(ch) is DoorState.OPEN else "[green]-[/]"
+                     for ch in range(1, channels + 1)]
+            table.add_row(str(board), *cells)
+    return table
+
+
+@app.command()
+def watch(
+    url: str = typer.Argument(..., help="Bus URL."),
+    protocol: str = PROTOCOL,
+    boards: str = typer.Option("0", help="Board addresses to watch (e.g. 0-2 or 1,3)."),
+    channels: int = CHANNELS,
+    open_low: bool = OPEN_LOW,
+    interval: float = typer.Option(0.5, help="Seconds between polls."),
+    polls: int = typer.Option(0, help="Stop after this many polls (0 = until Ctrl-C)."),
+) -> None:
+    """A live table of door states (O = open), polled every --interval seconds."""
+
+    async def go() -> None:
+        controllers = [_controller(url, protocol, b, channels, open_low)
+                       for b in _addresses(boards)]
+        for c in controllers:
+            await c.start()
+        rows: dict[int, dict[int, DoorState] | str] = {}
+        try:
+            with Live(_watch_table(url, rows, channels), console=console,
+                      auto_refresh=False) as live:
+                done = 0
+                while not polls or done < polls:
+                    for address, c in zip(_addresses(boards), controllers, strict=True):
+                        try:
+                            rows[address] = await c.read_doors()
+                        except CommunicationError:
+                            rows[address] = "not answering"
+                    live.update(_watch_table(url, rows, channels), refresh=True)
+                    done += 1
+                    await asyncio.sleep(interval)
+        finally:
+            for c in controllers:
+                await c.aclose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(go())
+
+
+@app.command()
+def simulate(
+    protocol: str = PROTOCOL,
+    boards: int = typer.Option(1, "--boards", "-n", help="Number of boards on the bus."),
+    channels: int = CHANNELS,
+    serial: bool = typer.Option(True, "--serial", help="Serve a pseudo-terminal (default)."),
+    tcp: int | None = typer.Option(None, "--tcp", help="Serve this TCP port instead (0 = free)."),
+    host: str = typer.Option("127.0.0.1", help="Interface for --tcp."),
+    advertise: bool = typer.Option(True, "--advertise/--no-advertise",
+                                   help="Announce a --tcp simulator by mDNS."),
+    close_after: float = typer.Option(5.0, help="Seconds until an opened door closes (<0: never)."),
+    open_low: bool = OPEN_LOW,
+    baud: int | None = typer.Option(None, help="Pace replies at this wire speed."),
+    silent: list[int] = typer.Option([], help="Board that never answers (repeatable)."),
+    slow: list[str] = typer.Option([], help="BOARD:SECONDS reply delay (repeatable)."),
+    corrupt: list[str] = typer.Option([], help="BOARD:N replies with a bad checksum."),
+    stuck_busy: list[int] = typer.Option([], help="Board that drops the frame after an unlock."),
+    jam: list[str] = typer.Option([], help="BOARD:LOCK whose door stays shut when unlocked."),
+    force_open: list[str] = typer.Option([], help="BOARD:LOCK door forced open at start."),
+    duration: float = typer.Option(0, help="Stop after this many seconds (0 = until Ctrl-C)."),
+) -> None:
+    """Run simulated boards speaking the exact protocol bytes on a pty or a TCP port."""
+    from berth.hardware.simulator import Fault, SimulatedBus
+
+    faults: list[tuple[Fault, int, int | None, float | None]] = []
+    faults += [(Fault.SILENT, b, None, None) for b in silent]
+    faults += [(Fault.STUCK_BUSY, b, None, None) for b in stuck_busy]
+    faults += [(Fault.SLOW, b, None, v) for b, v in (_pair(s, "SECONDS") for s in slow)]
+    faults += [(Fault.CORRUPT, b, None, v) for b, v in (_pair(s, "N") for s in corrupt)]
+    faults += [(Fault.JAM, b, int(v), None) for b, v in (_pair(s, "LOCK") for s in jam)]
+    faults += [(Fault.FORCE_OPEN, b, int(v), None)
+               for b, v in (_pair(s, "LOCK") for s in force_open)]
+
+    async def go() -> None:
+        async with SimulatedBus.start(
+            protocol=protocol, boards=boards, channels=channels,
+            transport="tcp" if tcp is not None else "pty", port=tcp or 0, host=host,
+            close_after=None if close_after < 0 else close_after, open_is_high=not open_low,
+            baud=baud, advertise=advertise and tcp is not None,
+        ) as sim:
+            for fault, board, channel, value in faults:
+                sim.inject(fault, board, channel, value)
+            addresses = ", ".join(map(str, sim.boards))
+            print(f"URL {sim.url}", flush=True)
+            console.print(f"{protocol} simulator: {boards} board(s) at addresses {addresses}, "
+                          f"{channels} locks each. Ctrl-C to stop.")
+            await asyncio.sleep(duration if duration > 0 else sys.maxsize / 1e9)
+
+    try:
+        _run(go())
+    except KeyboardInterrupt:
+        pass
+    except (ValueError, KeyError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc

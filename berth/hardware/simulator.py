@@ -390,7 +390,7 @@ class SimulatedBus:
                 if advertise:
                     from berth.hardware.discovery import advertise_simulator
 
-                    stack.push_async_callback(await advertise_simulator(sim, bound))
+                    stack.push_async_callback(await advertise_simulator(sim, host, bound))
             else:
                 raise ValueError(f"unknown simulator transport {transport!r} (pty or tcp)")
             try:
