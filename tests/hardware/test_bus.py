@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -97,7 +98,7 @@ def test_inter_frame_gap_is_left_between_frames() -> None:
         try:
             await asyncio.gather(*(status_of(bus, b) for b in range(4)))
             arrivals = [t for t, _ in seen]
-            gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+            gaps = [b - a for a, b in itertools.pairwise(arrivals)]
             assert len(gaps) == 3 and min(gaps) >= 0.045
         finally:
             await bus.aclose()
