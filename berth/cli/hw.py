@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import typer
@@ -45,14 +46,21 @@ def _pair(text: str, what: str) -> tuple[int, float]:
     return int(board), float(value)
 
 
-def _controller(url: str, protocol: str, board: int, channels: int, open_low: bool
-                ) -> LockController:
+@asynccontextmanager
+async def _started(url: str, protocol: str, board: int, channels: int, open_low: bool
+                   ) -> AsyncIterator[LockController]:
+    """A started controller for one board, closed again on the way out."""
     from berth.hardware.factory import ControllerSpec, build_controller
 
     if protocol not in ("kerong", "dip"):
         raise typer.BadParameter(f"unknown protocol {protocol!r} (kerong or dip)")
-    return build_controller(ControllerSpec(f"{protocol}-{board}", protocol, url, board, channels,
-                                           open_is_high=not open_low))
+    controller = build_controller(ControllerSpec(f"{protocol}-{board}", protocol, url, board,
+                                                 channels, open_is_high=not open_low))
+    await controller.start()
+    try:
+        yield controller
+    finally:
+        await controller.aclose()
 
 
 def _door_cell(state: DoorState) -> str:
@@ -101,12 +109,8 @@ def open_command(
                         settings.open_retry_gap)
 
     async def go() -> Any:
-        controller = _controller(url, protocol, board, channels, open_low)
-        await controller.start()
-        try:
+        async with _started(url, protocol, board, channels, open_low) as controller:
             return await open_door(controller, lock, policy)
-        finally:
-            await controller.aclose()
 
     outcome = _run(go())
     if outcome.success:
@@ -129,17 +133,13 @@ def status(
     from berth.hardware.boards import KerongController
 
     async def go() -> tuple[dict[int, DoorState], Any]:
-        controller = _controller(url, protocol, board, channels, open_low)
-        await controller.start()
-        try:
+        async with _started(url, protocol, board, channels, open_low) as controller:
             if isinstance(controller, KerongController):
                 st = await controller.read_status()
                 doors = {ch: DoorState.CLOSED if st.locked(ch) else DoorState.OPEN
                          for ch in range(1, channels + 1)}
                 return doors, st
             return await controller.read_doors(), None
-        finally:
-            await controller.aclose()
 
     try:
         doors, kerong_status = _run(go())
@@ -179,12 +179,12 @@ def watch(
     """A live table of door states (O = open), polled every --interval seconds."""
 
     async def go() -> None:
-        controllers = [_controller(url, protocol, b, channels, open_low)
-                       for b in _addresses(boards)]
-        for c in controllers:
-            await c.start()
         rows: dict[int, dict[int, DoorState] | str] = {}
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            controllers = [
+                await stack.enter_async_context(_started(url, protocol, b, channels, open_low))
+                for b in _addresses(boards)
+            ]
             with Live(_watch_table(url, rows, channels), console=console,
                       auto_refresh=False) as live:
                 done = 0
@@ -197,9 +197,6 @@ def watch(
                     live.update(_watch_table(url, rows, channels), refresh=True)
                     done += 1
                     await asyncio.sleep(interval)
-        finally:
-            for c in controllers:
-                await c.aclose()
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(go())
