@@ -32,17 +32,18 @@ Opener = Callable[[int], Awaitable[OpenOutcome]]
 
 LOCKER_EMPTY = "LOCKER_EMPTY"
 TOKEN_KIND_INVALID = "TOKEN_KIND_INVALID"
-DOOR_NOT_OPENED = "DOOR_NOT_OPENED"
 
 
 @dataclass(frozen=True)
 class OpenResult:
+    success: bool
     locker_id: int  # the cloud's locker id, as the token names it
     gateway_locker_id: int
     kind: str
     token_id: str
     door_open: bool
     message: str
+    reason_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,21 @@ class TowerService:
     # ---- opening with a token -------------------------------------------------------------
 
     async def open_with_token(self, payload: str, payload_auth: str) -> OpenResult:
-        """Verify, then open; raise TokenRefused (logged) when the door must stay shut."""
+        """Verify, then open; raise TokenRefused (logged) when the door must stay shut.
+
+        A door that fails to open is not a refusal: the result says so and the token stays good.
+        """
         claims, gateway_id = await anyio.to_thread.run_sync(self._admit, payload, payload_auth)
         outcome = await self.opener(gateway_id)
         await anyio.to_thread.run_sync(self._opened, claims, gateway_id, outcome)
-        if not outcome.success:
-            raise TokenRefused(DOOR_NOT_OPENED, outcome.message)
-        return OpenResult(claims.locker_id, gateway_id, claims.kind.label, claims.token_id,
-                          outcome.door_open, outcome.message)
+        return OpenResult(outcome.success, claims.locker_id, gateway_id, claims.kind.label,
+                          claims.token_id, outcome.door_open, outcome.message,
+                          outcome.reason_code)
+
+    def check_session(self, payload: str, payload_auth: str) -> TokenClaims:
+        """A phone proves it may read this tower's log with any current token for this tower."""
+        return verify(payload, payload_auth, self.identity.tower_id, self._now(),
+                      self.identity.cloud_keys, 0)
 
     def _admit(self, payload: str, payload_auth: str) -> tuple[TokenClaims, int]:
         refusal: TokenRefused

@@ -22,7 +22,8 @@ def refused(rig: Rig, token) -> str:  # type: ignore[no-untyped-def]
 
 def test_dropoff_then_pickup_follows_the_doors(rig: Rig) -> None:
     result = open_(rig, rig.token(101, TokenKind.DROPOFF))
-    assert result.gateway_locker_id == 1 and result.door_open and result.kind == "dropoff"
+    assert result.success and result.door_open and result.kind == "dropoff"
+    assert result.gateway_locker_id == 1
     assert rig.controller.doors[1] is DoorState.OPEN
     assert "dropoff_token_used" not in rig.types()  # not until the door closes
 
@@ -91,7 +92,8 @@ def test_jammed_door_gives_the_pickup_token_back(rig: Rig) -> None:
     rig.controller.close_door(1)
     rig.controller.jammed.add(1)
     pickup = rig.token(101, TokenKind.PICKUP)
-    assert refused(rig, pickup) == "DOOR_NOT_OPENED"
+    result = open_(rig, pickup)
+    assert not result.success and result.reason_code == "DOOR_DID_NOT_OPEN"
     assert rig.types()[-1] == "open_failed"
     assert rig.service.locker_state(101)["generation"] == 0
     rig.controller.jammed.clear()

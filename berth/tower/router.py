@@ -1,0 +1,96 @@
+"""``/tower/*``: the interface a phone reaches (Bluetooth in the original, HTTP here).
+
+These routes carry their own credentials, not the gateway API key: ``/tower/open`` and
+``/tower/commands`` are authorised by the cloud's signature on the tokens they carry;
+``/tower/events`` needs the API key or, as a phone session, any current cloud-signed token for
+this tower in ``X-Tower-Token: <payload>.<payload_auth>``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from berth.domain.tokens import TokenRefused
+from berth.gateway.auth import presented_key
+from berth.gateway.errors import ApiError
+from berth.gateway.schemas import Error
+from berth.tower.schemas import (
+    CommandOutcome,
+    CommandOutcomes,
+    RelayedCommands,
+    TowerEventsPage,
+    TowerOpenRequest,
+    TowerOpenResponse,
+)
+from berth.tower.service import TowerService
+
+router = APIRouter(prefix="/tower", tags=["Tower"])
+REFUSED = {403: {"model": Error, "description": "The token was refused; no door moved."}}
+
+
+def get_tower(request: Request) -> TowerService:
+    tower: TowerService | None = getattr(request.app.state, "tower", None)
+    if tower is None:
+        raise ApiError(404, "TOWER_NOT_PROVISIONED",
+                       "This gateway is not provisioned as a cloud tower.")
+    return tower
+
+
+Tower = Annotated[TowerService, Depends(get_tower)]
+
+
+def _refused(exc: TokenRefused) -> ApiError:
+    return ApiError(403, exc.code, str(exc))
+
+
+@router.post("/open", response_model=TowerOpenResponse, responses=REFUSED)
+async def open_with_token(body: TowerOpenRequest, tower: Tower) -> TowerOpenResponse:
+    """Verify the token offline, then open the door it names."""
+    try:
+        result = await tower.open_with_token(body.payload, body.payload_auth)
+    except TokenRefused as exc:
+        raise _refused(exc) from exc
+    return TowerOpenResponse(success=result.success, lockerId=result.locker_id,
+                             gatewayLockerId=result.gateway_locker_id, kind=result.kind,
+                             tokenId=result.token_id, doorOpen=result.door_open,
+                             message=result.message, reasonCode=result.reason_code)
+
+
+@router.get("/events", response_model=TowerEventsPage, responses=REFUSED)
+async def events(
+    request: Request,
+    tower: Tower,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    x_tower_token: Annotated[str | None, Header()] = None,
+) -> TowerEventsPage:
+    """The signed, append-only event log after ``after``, for a phone to relay to the cloud."""
+    if not request.app.state.auth.valid(presented_key(request)):
+        payload, _, signature = (x_tower_token or "").partition(".")
+        if not payload or not signature:
+            raise ApiError(401, "UNAUTHORIZED",
+                           "Give the gateway API key or X-Tower-Token: <payload>.<payload_auth>")
+        try:
+            await anyio.to_thread.run_sync(tower.check_session, payload, signature)
+        except TokenRefused as exc:
+            raise _refused(exc) from exc
+    page = await anyio.to_thread.run_sync(tower.events_after, after, limit)
+    return TowerEventsPage(events=page, lastSeq=page[-1]["seq"] if page else after)
+
+
+@router.post("/commands", response_model=CommandOutcomes)
+async def commands(body: RelayedCommands, tower: Tower) -> CommandOutcomes:
+    """Apply cloud commands (release tokens) relayed by a phone; each acts once."""
+    results = []
+    for command in body.commands:
+        if command.kind != "release_token" or not (command.payload and command.payload_auth):
+            results.append(CommandOutcome(id=command.id, outcome="refused",
+                                          code="COMMAND_UNSUPPORTED"))
+            continue
+        done = await anyio.to_thread.run_sync(tower.apply_command, command.id, command.payload,
+                                              command.payload_auth)
+        results.append(CommandOutcome(id=command.id, outcome=done.outcome, code=done.code))
+    return CommandOutcomes(results=results)
