@@ -147,3 +147,10 @@ def test_decoder_resynchronises_after_garbage_and_silence(garbage: bytes, frame:
 @given(st.binary(max_size=30).filter(lambda b: not set(b) & set(dip.HEADERS)), requests)
 def test_garbage_before_a_frame_is_skipped(garbage: bytes, frame: dip.Frame) -> None:
     assert dip.request_decoder().feed(garbage + dip.encode(frame)) == [frame]
+
+
+def test_documented_examples() -> None:
+    wire = dip.encode(dip.query_all_reply(1, (1 << 0) | (1 << 31), 32))
+    assert wire == bytes.fromhex("80 01 80 00 00 01 33 33")
+    assert dip.encode(dip.single_reply(dip.open_request(1, 1), False)) == bytes.fromhex(
+        "8A 01 01 00 8A")

@@ -145,3 +145,15 @@ def test_decoder_resynchronises_after_any_garbage_and_silence(
     decoder.feed(garbage)
     decoder.end_of_frame()
     assert decoder.feed(kerong.encode(frame)) == [frame]
+
+
+@pytest.mark.parametrize(
+    ("frame", "wire"),
+    [
+        (kerong.unlock_all_request(0), "02 00 33 03 38"),
+        (kerong.pulse_time_request(3, 500), "02 30 37 00 32 03 9E"),
+        (kerong.status_reply(2, 0xFEFE, 0x8004), "02 20 35 FE FE 04 80 03 DA"),
+    ],
+)
+def test_documented_examples(frame: kerong.Frame, wire: str) -> None:
+    assert kerong.encode(frame) == bytes.fromhex(wire)
