@@ -173,3 +173,19 @@ class DipController(BoardController):
         )
         bits = dip.feedback_bits(reply)
         return {ch: self._state(bool(bits >> (ch - 1) & 1)) for ch in range(1, self.channels + 1)}
+
+
+async def kerong_bus_status(url: str, registry: BusRegistry = buses, quiet: float = 0.1
+                            ) -> dict[int, kerong.LockStatus]:
+    """Ask every Kerong board on the line at once (``02 F0 32 03 27``); status by address."""
+    bus = await registry.acquire(url)
+    try:
+        frames = await bus.collect(
+            kerong.encode(kerong.bus_status_request()),
+            kerong.reply_decoder(),
+            lambda f: f.cmd == kerong.BUS_STATUS_REPLY,
+            quiet=quiet,
+        )
+    finally:
+        await registry.release(url)
+    return {f.board: kerong.parse_status(f) for f in frames}

@@ -59,6 +59,7 @@ class _Job:
     accept: Callable[[Any], bool] = field(compare=False)
     timeout: float = field(compare=False)
     future: asyncio.Future[Any] = field(compare=False)
+    quiet: float | None = field(default=None, compare=False)  # set: collect frames until quiet
 
 
 class Bus:
@@ -106,6 +107,21 @@ class Bus:
         """Write ``payload`` and return the first decoded frame ``accept`` takes as its answer."""
         return await self._submit(payload, decoder, accept, priority, timeout)
 
+    async def collect(
+        self,
+        payload: bytes,
+        decoder: StreamDecoder[Any],
+        accept: Callable[[Any], bool],
+        *,
+        quiet: float = 0.1,
+        timeout: float | None = None,
+    ) -> list[Any]:
+        """Write a bus-wide query and gather the accepted answers of every board.
+
+        Waits up to ``timeout`` for the first answer, then until the line stays ``quiet``.
+        """
+        return await self._submit(payload, decoder, accept, Priority.POLL, timeout, quiet)
+
     async def _submit(
         self,
         payload: bytes,
@@ -113,12 +129,13 @@ class Bus:
         accept: Callable[[Any], bool],
         priority: Priority,
         timeout: float | None,
+        quiet: float | None = None,
     ) -> Any:
         if self._worker is None:
             raise CommunicationError(f"{self.transport.url}: bus not started")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         job = _Job(int(priority), next(self._seq), payload, decoder, accept,
-                   self.config.timeout if timeout is None else timeout, future)
+                   self.config.timeout if timeout is None else timeout, future, quiet)
         self._queue.put_nowait(job)
         return await future
 
@@ -152,6 +169,8 @@ class Bus:
         if job.decoder is None:
             return None
         decoder = job.decoder
+        if job.quiet is not None:
+            return await self._gather(job, decoder)
         deadline = loop.time() + job.timeout
         errors_seen = 0
         while True:
@@ -172,6 +191,25 @@ class Bus:
                 if job.accept(frame):
                     return frame
                 self.stats.mismatched += 1
+
+    async def _gather(self, job: _Job, decoder: StreamDecoder[Any]) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        frames: list[Any] = []
+        deadline = loop.time() + job.timeout
+        while (remaining := deadline - loop.time()) > 0:
+            wait = min(remaining, self.config.silence if decoder.pending
+                       else job.quiet if frames else remaining)  # type: ignore[operator]
+            chunk = await self.transport.receive(wait)
+            self._last_io = loop.time()
+            if not chunk and not decoder.pending and frames:
+                break
+            for frame in decoder.feed(chunk) if chunk else decoder.end_of_frame():
+                if job.accept(frame):
+                    frames.append(frame)
+                else:
+                    self.stats.mismatched += 1
+        self.stats.malformed += len(decoder.errors)
+        return frames
 
     async def _after_timeout(self) -> None:
         """Wait out the line's silence, then drop whatever a late reply left behind."""

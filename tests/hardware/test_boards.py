@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from berth.hardware.boards import DipController, KerongController
+from berth.hardware.boards import DipController, KerongController, kerong_bus_status
 from berth.hardware.driver import CommunicationError, DoorState, HardwareFault
 from berth.hardware.opening import open_door
 from berth.hardware.simulator import Fault, SimulatedBus
@@ -255,5 +255,19 @@ def test_unknown_channel_is_a_hardware_fault() -> None:
             with pytest.raises(HardwareFault) as info:
                 await controller.unlock(17)
             assert info.value.code == "NO_SUCH_CHANNEL"
+
+    run(scenario())
+
+
+def test_kerong_bus_status_collects_every_answering_board() -> None:
+    async def scenario() -> None:
+        async with SimulatedBus.start(protocol="kerong", boards=4, close_after=None) as sim:
+            sim.inject("silent", board=2)
+            sim.board(3).door(16).force_open()
+            sim.board(1).door(1).put_item()
+            found = await kerong_bus_status(with_options(sim.url, timeout=0.3), quiet=0.05)
+            assert sorted(found) == [0, 1, 3]
+            assert not found[3].locked(16) and found[3].locked(15)
+            assert found[1].item_present(1)
 
     run(scenario())
