@@ -197,6 +197,7 @@ def watch(
                     live.update(_watch_table(url, rows, channels), refresh=True)
                     done += 1
                     await asyncio.sleep(interval)
+        console.print()
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(go())

@@ -468,6 +468,10 @@ class SimulatorThread:
         assert self.sim is not None
         self.call(self.sim.inject, fault, board, channel, value)
 
+    def controller_specs(self, prefix: str = "sim") -> list[ControllerSpec]:
+        assert self.sim is not None
+        return self.sim.controller_specs(prefix)
+
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)

@@ -19,7 +19,7 @@ def test_simulator_in_a_background_thread_serves_the_real_driver() -> None:
     with SimulatedBus.in_thread(protocol="kerong", boards=2, transport="pty",
                                 close_after=None) as runner:
         assert runner.url.startswith("serial:///dev/")
-        specs = runner.sim.controller_specs("bank") if runner.sim else []
+        specs = runner.controller_specs("bank")
         assert [s.controller_id for s in specs] == ["bank-0", "bank-1"]
         runner.inject("jam", board=1, channel=2)
 
