@@ -18,7 +18,7 @@ class ControllerSpec:
 
     controller_id: str
     protocol: str = "simulated"  # "simulated" | "kerong" | "dip"
-    url: str | None = None  # serial:///dev/ttyUSB0?baud=19200 | tcp://host:port
+    url: str | None = None  # serial:///dev/ttyUSB0?baud=19200 | tcp://host:port | sim://NAME
     address: int = 0
     channels: int = 16
     open_is_high: bool = True  # DIP boards: which feedback value means "door open"
@@ -31,10 +31,12 @@ def build_controller(spec: ControllerSpec) -> LockController:
     if spec.protocol in ("kerong", "dip"):
         if not spec.url:
             raise ValueError(f"controller {spec.controller_id}: {spec.protocol} needs a bus url")
+        from berth.hardware import embedded_sim
         from berth.hardware.boards import DipController, KerongController
 
+        url = embedded_sim.resolve(spec.url, spec.protocol, spec.channels, spec.close_after)
         if spec.protocol == "kerong":
-            return KerongController(spec.controller_id, spec.url, spec.address, spec.channels)
-        return DipController(spec.controller_id, spec.url, spec.address, spec.channels,
+            return KerongController(spec.controller_id, url, spec.address, spec.channels)
+        return DipController(spec.controller_id, url, spec.address, spec.channels,
                              spec.open_is_high)
     raise ValueError(f"unknown lock-controller protocol {spec.protocol!r}")

@@ -1,0 +1,56 @@
+"""``sim://NAME`` bus URLs: boards simulated in-process, reached through the real serial stack.
+
+A site (the built-in demo site, ``make run``) can name a bus ``sim://demo`` instead of a serial
+device. The first controller on that bus starts a byte-level simulator for it on a
+pseudo-terminal, in a background thread with its own event loop; every controller on the bus then
+talks to it through pyserial and the real protocol codecs, exactly as to hardware.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from berth.hardware.simulator import SimulatedBus, SimulatorThread
+
+SCHEME = "sim://"
+BOARDS = {"kerong": (0, 16), "dip": (1, 16)}  # first address, how many boards a bus holds
+
+_buses: dict[str, tuple[SimulatorThread, int]] = {}
+_lock = threading.Lock()
+
+
+def is_simulated(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(SCHEME)
+
+
+def resolve(url: str, protocol: str, channels: int, close_after: float | None) -> str:
+    """The serial URL of the simulator behind ``url``, started on first use."""
+    if not is_simulated(url):
+        return url
+    key = f"{url}#{protocol}"
+    with _lock:
+        running = _buses.get(key)
+        if running is None:
+            first, count = BOARDS[protocol]
+            thread = SimulatedBus.in_thread(protocol=protocol, boards=count, channels=channels,
+                                            first_address=first, transport="pty",
+                                            close_after=close_after)
+            running = _buses[key] = (thread, channels)
+        thread, sim_channels = running
+    if protocol == "dip" and channels != sim_channels:
+        raise ValueError(f"{url}: every DIP board on one simulated bus needs the same channel "
+                         f"count ({sim_channels}, not {channels})")
+    return thread.url
+
+
+def simulator(url: str, protocol: str) -> SimulatorThread | None:
+    """The running simulator behind a ``sim://`` URL, for tests and fault injection."""
+    running = _buses.get(f"{url}#{protocol}")
+    return running[0] if running else None
+
+
+def stop_all() -> None:
+    with _lock:
+        for thread, _ in _buses.values():
+            thread.stop()
+        _buses.clear()
