@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from berth import __version__
-from berth.gateway.auth import ApiKeyAuth
+from berth.gateway.auth import ApiKeyAuth, presented_key
 from berth.gateway.config import GatewayConfig
 from berth.gateway.errors import error_response, install_error_handlers
 from berth.gateway.mdns import MdnsAdvertiser, build_service_info
@@ -48,15 +49,7 @@ class ApiKeyMiddleware:
         if path in PUBLIC_PATHS or path == "/admin" or path.startswith("/admin/"):
             await self.app(scope, receive, send)
             return
-        key = None
-        for name, value in scope["headers"]:
-            if name == b"x-api-key":
-                key = value.decode("latin-1")
-                break
-            if name == b"authorization":
-                scheme, _, token = value.decode("latin-1").partition(" ")
-                if scheme.lower() == "bearer":
-                    key = token.strip()
+        key = presented_key(Headers(scope=scope))
         if self.auth.valid(key):
             await self.app(scope, receive, send)
             return

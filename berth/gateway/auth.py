@@ -13,11 +13,8 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-
-from fastapi import Request
-
-from berth.gateway.errors import ApiError
 
 KEY_FILE = "gateway-api-key"
 SESSION_COOKIE = "berth_admin"
@@ -44,11 +41,12 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
 
 
-def presented_key(request: Request) -> str | None:
-    key = request.headers.get("x-api-key")
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key from ``X-API-Key``, else from ``Authorization: Bearer``."""
+    key = headers.get("x-api-key")
     if key:
         return key
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
         return token.strip()
     return None
@@ -64,13 +62,6 @@ class ApiKeyAuth:
 
     def valid(self, key: str | None) -> bool:
         return key is not None and _same(key, self._key)
-
-    def require(self, request: Request) -> None:
-        """FastAPI dependency: 401 with the Error body unless a valid key is presented."""
-        if not self.valid(presented_key(request)):
-            raise ApiError(401, "UNAUTHORIZED",
-                           "Missing or invalid API key: send X-API-Key or Authorization: Bearer",
-                           headers={"WWW-Authenticate": "Bearer"})
 
     def _sign(self, message: str) -> str:
         mac = hmac.new(self._session_key, message.encode(), hashlib.sha256).digest()
