@@ -31,9 +31,9 @@ def serve(host: str | None = None, port: int | None = None, db: str | None = Non
     from berth.gateway.app import create_app
     from berth.gateway.config import GatewayConfig
     from berth.gateway.site import SiteError
-    from berth.settings import get_settings
+    from berth.settings import Settings
 
-    settings = get_settings()
+    settings = Settings()  # read the environment now, not at first import
     try:
         config, generated = GatewayConfig.from_settings(settings, db_url=db, site_path=site,
                                                         host=host, port=port, mdns=mdns)

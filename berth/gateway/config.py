@@ -34,10 +34,11 @@ class GatewayConfig:
                       port: int | None = None, mdns: bool | None = None
                       ) -> tuple[GatewayConfig, bool]:
         """The config for ``berth gateway serve``; also says whether the key was generated."""
+        site = load_site(site_path or settings.site_file)  # refuse a bad site before any I/O
         api_key, generated = resolve_api_key(settings.gateway_api_key, settings.data_dir)
         config = cls(
             db_url=db_url or settings.gateway_db_url(),
-            site=load_site(site_path or settings.site_file),
+            site=site,
             api_key=api_key,
             policy=OpenPolicy(attempt_timeout=settings.open_attempt_timeout,
                               attempts=settings.open_attempts,

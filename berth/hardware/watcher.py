@@ -95,7 +95,9 @@ class DoorWatcher:
             self._failures[cid] = failures = self._failures.get(cid, 0) + 1
             if failures >= self.failures_before_unknown and cid not in self._offline:
                 self._offline.add(cid)
-                self._states.pop(cid, None)
+                # every door becomes unknown; the first good poll reports each door again
+                self._states[cid] = dict.fromkeys(range(1, controller.channels + 1),
+                                                  DoorState.UNKNOWN)
                 await self._emit(DoorEvent(DoorEventKind.CONTROLLER_OFFLINE, cid, None,
                                            f"{failures} polls failed in a row: {exc}"))
             return
@@ -124,7 +126,7 @@ class DoorWatcher:
         noted = self._unlocks.pop((cid, channel), None)
         if noted is not None and self._now() - noted <= self.unlock_window:
             return DoorEventKind.DOOR_OPENED
-        if previous is None:  # open when first seen: we cannot know how it got there
+        if previous in (None, DoorState.UNKNOWN):  # first sight: cannot know how it opened
             return DoorEventKind.DOOR_OPENED
         return DoorEventKind.DOOR_FORCED_OPEN
 

@@ -1,0 +1,157 @@
+"""The door watcher on the in-process simulated controller, and what the gateway makes of it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+from berth.gateway.site import load_site
+from berth.hardware.simulated import SimulatedController
+from berth.hardware.watcher import DoorEvent, DoorEventKind, DoorWatcher
+from tests.gateway.conftest import AUTH, simulated
+
+K = DoorEventKind
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(controller: SimulatedController, clock: Clock | None = None
+         ) -> tuple[DoorWatcher, list[DoorEvent]]:
+    events: list[DoorEvent] = []
+    watcher = DoorWatcher([controller], events.append, interval=0.01,
+                          monotonic=clock or time.monotonic)
+    return watcher, events
+
+
+def test_publishes_only_changes_and_tells_forced_from_unlocked() -> None:
+    async def scenario() -> list[DoorEvent]:
+        ctl = SimulatedController("c", 4, close_after=None)
+        watcher, events = make(ctl)
+        await watcher.poll_once()
+        assert events == []  # closed doors at first sight are no news
+        await watcher.poll_once()
+        watcher.note_unlock("c", 2)
+        await ctl.unlock(2)
+        await watcher.poll_once()
+        await watcher.poll_once()  # unchanged: nothing new
+        ctl.close_door(2)
+        await watcher.poll_once()
+        ctl.force_open(3)  # nobody unlocked it
+        await watcher.poll_once()
+        await ctl.unlock(1)  # an unlock nobody announced looks forced too
+        await watcher.poll_once()
+        return events
+
+    events = asyncio.run(scenario())
+    assert [(e.kind, e.channel) for e in events] == [
+        (K.DOOR_OPENED, 2), (K.DOOR_CLOSED, 2), (K.DOOR_FORCED_OPEN, 3),
+        (K.DOOR_FORCED_OPEN, 1)]
+
+
+def test_unlock_note_expires() -> None:
+    async def scenario() -> list[DoorEvent]:
+        clock = Clock()
+        ctl = SimulatedController("c", 2, close_after=None)
+        watcher, events = make(ctl, clock)
+        await watcher.poll_once()
+        watcher.note_unlock("c", 1)
+        clock.now += watcher.unlock_window + 1
+        ctl.force_open(1)
+        await watcher.poll_once()
+        return events
+
+    assert [e.kind for e in asyncio.run(scenario())] == [K.DOOR_FORCED_OPEN]
+
+
+def test_offline_after_three_failed_polls_then_online_again() -> None:
+    async def scenario() -> list[DoorEvent]:
+        ctl = SimulatedController("c", 2, close_after=None)
+        watcher, events = make(ctl)
+        ctl.force_open(1)
+        await watcher.poll_once()  # open at first sight
+        ctl.offline = True
+        for _ in range(2):
+            await watcher.poll_once()
+        assert [e.kind for e in events] == [K.DOOR_OPENED]
+        await watcher.poll_once()
+        await watcher.poll_once()  # still offline: reported once
+        ctl.offline = False
+        await watcher.poll_once()
+        return events
+
+    events = asyncio.run(scenario())
+    assert [(e.kind, e.channel) for e in events] == [
+        (K.DOOR_OPENED, 1), (K.CONTROLLER_OFFLINE, None), (K.CONTROLLER_ONLINE, None),
+        (K.DOOR_OPENED, 1), (K.DOOR_CLOSED, 2)]
+
+
+def test_runs_in_background_with_async_callback() -> None:
+    async def scenario() -> list[DoorEvent]:
+        ctl = SimulatedController("c", 2, close_after=0.05)
+        seen: list[DoorEvent] = []
+
+        async def record(event: DoorEvent) -> None:
+            seen.append(event)
+
+        watcher = DoorWatcher([ctl], record, interval=0.01)
+        await watcher.start()
+        await asyncio.sleep(0.05)
+        watcher.note_unlock("c", 1)
+        await ctl.unlock(1)
+        await asyncio.sleep(0.2)
+        await watcher.aclose()
+        await ctl.aclose()
+        return seen
+
+    assert [e.kind for e in asyncio.run(scenario())] == [K.DOOR_OPENED, K.DOOR_CLOSED]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    pytest.fail("condition not reached")
+
+
+def test_gateway_records_door_events_and_controller_health(
+        gateway_factory: Callable[..., TestClient], sqlite_url: str) -> None:
+    site = load_site()
+    controllers = simulated(site, close_after=None)
+    client = gateway_factory(sqlite_url, site, controllers=controllers)
+    client.headers.update(AUTH)
+
+    def events(**params: object) -> list[str]:
+        return [e["event"] for e in client.get("/system/logs", params=params).json()]
+
+    controllers["bank-a"].force_open(3)
+    wait_for(lambda: "DOOR_FORCED_OPEN" in events(lockerId=3))
+    assert client.get("/lockers/3").json()["doorOpen"] is True
+    controllers["bank-a"].close_door(3)
+    wait_for(lambda: client.get("/lockers/3").json()["doorOpen"] is False)
+    assert "DOOR_CLOSED" in events(lockerId=3)
+
+    controllers["bank-b"].offline = True
+    wait_for(lambda: client.get("/lockers/13").json()["operational"] is False)
+    locker = client.get("/lockers/13").json()
+    assert locker["reasonCode"] == "CONTROLLER_OFFLINE" and locker["doorOpen"] is None
+    assert client.get("/system").json()["controllers"][1]["online"] is False
+    assert "CONTROLLER_OFFLINE" in events(level="error")
+    # nothing on that bank is assigned while it is offline
+    for i in range(10):
+        got = client.post("/transactions", json={"transactionId": f"w{i}"}).json()
+        assert site.lockers_by_id[got["lockerId"]].controller_id != "bank-b"
+    controllers["bank-b"].offline = False
+    wait_for(lambda: client.get("/lockers/13").json()["operational"] is True)
+    assert client.get("/lockers/13").json()["doorOpen"] is False
