@@ -2,7 +2,8 @@
 
 Handlers cover our own ``ApiError``, Starlette's HTTP errors (404 unknown route, 405), request
 validation (422 becomes 400 ``VALIDATION_ERROR``, malformed JSON included) and, as a last resort,
-unexpected exceptions (500 ``INTERNAL_ERROR``, which should never happen).
+a database that is down or locked too long (503 ``DATABASE_UNAVAILABLE``), unexpected
+exceptions (500 ``INTERNAL_ERROR``, which should never happen).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("berth.gateway")
@@ -86,6 +88,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
         details = _validation_details(exc)
         return error_response(400, "VALIDATION_ERROR", _validation_message(details), details)
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError) -> Response:
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, "DATABASE_UNAVAILABLE",
+                              "The database is busy or unreachable; retry shortly", None,
+                              {"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 
 SEED_SCHEMAS = {
     "Locker", "LockerTypeSummary", "TransactionResponse", "LockerType", "LockController",
@@ -129,3 +130,17 @@ def test_openapi_names_every_seed_schema_and_uses_it(client: TestClient) -> None
             "/locker-types", "/locker-types/{locker_type_id}", "/bank-types",
             "/bank-types/{bank_type_id}", "/system", "/system/heartbeat",
             "/system/logs"} <= set(doc["paths"])
+
+
+def test_database_outage_is_503_not_500(client: TestClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = client.app.state.service.db
+    (tmp_path / "not-a-dir").write_text("")
+    working, db.engine = db.engine, create_engine(f"sqlite:///{tmp_path}/not-a-dir/x.db")
+    try:
+        for method, path in [("GET", "/lockers"), ("POST", "/transactions")]:
+            r = client.request(method, path, json={"transactionId": "down"})
+            assert r.status_code == 503, r.status_code
+            assert r.json()["error"] == "DATABASE_UNAVAILABLE" and r.headers["Retry-After"]
+    finally:
+        db.engine = working
+    assert client.get("/transactions/down").status_code == 404
