@@ -36,6 +36,13 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+def to_utc(value: datetime | None) -> datetime | None:
+    """Filters may come with any offset; SQLite compares stored UTC text, so convert first."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class CreateCommand:
     transaction_id: str
@@ -127,9 +134,9 @@ class GatewayStore:
         if flt.transaction_id is not None:
             conds.append(le.c.transaction_id == flt.transaction_id)
         if flt.since is not None:
-            conds.append(le.c.timestamp >= flt.since)
+            conds.append(le.c.timestamp >= to_utc(flt.since))
         if flt.until is not None:
-            conds.append(le.c.timestamp < flt.until)
+            conds.append(le.c.timestamp < to_utc(flt.until))
         where = and_(True, *conds)
         with self.db.read() as conn:
             total = conn.execute(select(func.count()).select_from(le).where(where)).scalar_one()
@@ -248,9 +255,9 @@ class GatewayStore:
         if locker_id is not None:
             conds.append(tx.c.locker_id == locker_id)
         if since is not None:
-            conds.append(tx.c.created_at >= since)
+            conds.append(tx.c.created_at >= to_utc(since))
         if until is not None:
-            conds.append(tx.c.created_at < until)
+            conds.append(tx.c.created_at < to_utc(until))
         where = and_(True, *conds)
         with self.db.read() as conn:
             total = conn.execute(select(func.count()).select_from(tx).where(where)).scalar_one()

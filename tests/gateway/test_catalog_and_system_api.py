@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
@@ -73,6 +75,11 @@ def test_logs_filter_and_page(client: TestClient) -> None:
     assert entry["id"] in [e["id"] for e in since]
     until = client.get("/system/logs", params={"until": "2000-01-01T00:00:00Z"}).json()
     assert until == []
+    # the same instant written with another offset selects the same entries
+    stamp = datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00"))
+    shifted = stamp.astimezone(timezone(timedelta(hours=2))).isoformat()
+    assert [e["id"] for e in client.get("/system/logs", params={"since": shifted}).json()] == \
+        [e["id"] for e in since]
     assert client.get("/system/logs", params={"level": "loud"}).status_code == 400
 
 

@@ -40,26 +40,26 @@ def test_locker_details_and_config(client: TestClient) -> None:
     assert client.get("/lockers/99/config").status_code == 404
 
 
-def test_out_of_service_keeps_transactions_and_blocks_assignment(client: TestClient) -> None:
-    tx = client.post("/transactions", json={"transactionId": "keep"}).json()
+def test_out_of_service_keeps_transactions_and_blocks_assignment(any_client: TestClient) -> None:
+    tx = any_client.post("/transactions", json={"transactionId": "keep"}).json()
     locker_id = tx["lockerId"]
-    r = client.patch(f"/lockers/{locker_id}", json={
+    r = any_client.patch(f"/lockers/{locker_id}", json={
         "outOfService": True, "reasonCode": "BROKEN_LOCK", "reason": "latch sticks"})
     assert r.status_code == 200
     body = r.json()
     assert body["outOfService"] is True and body["available"] is False
     assert body["reasonCode"] == "BROKEN_LOCK" and body["reason"] == "latch sticks"
-    assert client.get("/transactions/keep").json()["active"] is True
-    client.delete("/transactions/keep")
+    assert any_client.get("/transactions/keep").json()["active"] is True
+    any_client.delete("/transactions/keep")
     # free but out of service: never assigned
     for i in range(11):
-        r = client.post("/transactions", json={"transactionId": f"s{i}",
+        r = any_client.post("/transactions", json={"transactionId": f"s{i}",
                                                "preferredLockerType": "small"})
         assert r.json().get("lockerId") != locker_id
-    back = client.patch(f"/lockers/{locker_id}", json={"outOfService": False})
+    back = any_client.patch(f"/lockers/{locker_id}", json={"outOfService": False})
     assert back.json()["outOfService"] is False and back.json()["available"] is True
     assert back.json()["reasonCode"] is None
-    events = [e["event"] for e in client.get("/system/logs",
+    events = [e["event"] for e in any_client.get("/system/logs",
                                              params={"lockerId": locker_id}).json()]
     assert "LOCKER_OUT_OF_SERVICE" in events and "LOCKER_IN_SERVICE" in events
 

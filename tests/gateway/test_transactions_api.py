@@ -29,9 +29,9 @@ def test_seed_curl_example_works_unchanged(any_client: TestClient) -> None:
     assert locker["available"] is False and locker["transactionId"] == "string"
 
 
-def test_same_id_again_is_409_with_existing_transaction(client: TestClient) -> None:
-    first = create(client, "t-1").json()
-    again = create(client, "t-1", preferredLockerType="large")
+def test_same_id_again_is_409_with_existing_transaction(any_client: TestClient) -> None:
+    first = create(any_client, "t-1").json()
+    again = create(any_client, "t-1", preferredLockerType="large")
     assert again.status_code == 409
     body = again.json()
     assert body["lockerId"] == first["lockerId"]
@@ -39,20 +39,20 @@ def test_same_id_again_is_409_with_existing_transaction(client: TestClient) -> N
     assert body["error"] == "TRANSACTION_EXISTS"
 
 
-def test_get_release_and_ids_are_never_reused(client: TestClient) -> None:
-    created = create(client, "t-2").json()
-    got = client.get("/transactions/t-2")
+def test_get_release_and_ids_are_never_reused(any_client: TestClient) -> None:
+    created = create(any_client, "t-2").json()
+    got = any_client.get("/transactions/t-2")
     assert got.status_code == 200
     assert got.json()["lockerId"] == created["lockerId"] and got.json()["active"] is True
 
-    assert client.delete("/transactions/t-2").status_code == 204
-    assert client.delete("/transactions/t-2").status_code == 204  # idempotent
-    released = client.get("/transactions/t-2").json()
+    assert any_client.delete("/transactions/t-2").status_code == 204
+    assert any_client.delete("/transactions/t-2").status_code == 204  # idempotent
+    released = any_client.get("/transactions/t-2").json()
     assert released["active"] is False and released["releasedAt"]
-    locker = client.get(f"/lockers/{created['lockerId']}").json()
+    locker = any_client.get(f"/lockers/{created['lockerId']}").json()
     assert locker["available"] is True and locker["transactionId"] is None
 
-    reuse = create(client, "t-2")
+    reuse = create(any_client, "t-2")
     assert reuse.status_code == 409 and reuse.json()["active"] is False
 
 
@@ -65,11 +65,11 @@ def test_unknown_transaction_is_404_error_body(client: TestClient) -> None:
         assert set(r.json()) == {"error", "message", "timestamp", "details"}
 
 
-def test_smallest_fitting_locker_and_exhaustion(client: TestClient) -> None:
+def test_smallest_fitting_locker_and_exhaustion(any_client: TestClient) -> None:
     # no preferences: smallest type first (small), lowest id first
-    assert client.get(f"/lockers/{create(client, 'a').json()['lockerId']}").json()[
+    assert any_client.get(f"/lockers/{create(any_client, 'a').json()['lockerId']}").json()[
         "lockerType"]["slug"] == "small"
-    larges = [create(client, f"L{i}", preferredLockerType="large") for i in range(5)]
+    larges = [create(any_client, f"L{i}", preferredLockerType="large") for i in range(5)]
     assert [r.status_code for r in larges] == [201, 201, 201, 201, 409]
     assert larges[-1].json()["error"] == "NO_AVAILABLE_LOCKERS"
     ids = {r.json()["lockerId"] for r in larges[:4]}
@@ -105,17 +105,17 @@ def test_fallback_goes_to_next_larger_type(client: TestClient) -> None:
         "NO_AVAILABLE_LOCKERS"
 
 
-def test_attribute_preference_versus_requirement(client: TestClient) -> None:
-    r = create(client, "p1", preferredLockerType="large", preferredAttributes=["low"])
-    assert "low" in client.get(f"/lockers/{r.json()['lockerId']}").json()["attributes"]
-    create(client, "p2", preferredLockerType="large", preferredAttributes=["low"])
+def test_attribute_preference_versus_requirement(any_client: TestClient) -> None:
+    r = create(any_client, "p1", preferredLockerType="large", preferredAttributes=["low"])
+    assert "low" in any_client.get(f"/lockers/{r.json()['lockerId']}").json()["attributes"]
+    create(any_client, "p2", preferredLockerType="large", preferredAttributes=["low"])
     # both low larges taken: required -> none; preferred -> a high one
-    req = create(client, "p3", preferredLockerType="large", preferredAttributes=["low"],
+    req = create(any_client, "p3", preferredLockerType="large", preferredAttributes=["low"],
                  attributesRequired=True)
     assert req.json()["error"] == "NO_AVAILABLE_LOCKERS"
-    pref = create(client, "p4", preferredLockerType="large", preferredAttributes=["low"])
+    pref = create(any_client, "p4", preferredLockerType="large", preferredAttributes=["low"])
     assert pref.status_code == 201
-    assert client.get(f"/lockers/{pref.json()['lockerId']}").json()["attributes"] == ["high"]
+    assert any_client.get(f"/lockers/{pref.json()['lockerId']}").json()["attributes"] == ["high"]
 
 
 def test_matching_strategies(client: TestClient) -> None:
@@ -178,22 +178,22 @@ def test_malformed_json_is_400(client: TestClient) -> None:
     assert "JSON" in r.json()["message"]
 
 
-def test_list_filters_and_pagination(client: TestClient) -> None:
+def test_list_filters_and_pagination(any_client: TestClient) -> None:
     for i in range(5):
-        create(client, f"t{i}")
-    client.delete("/transactions/t0")
-    active = client.get("/transactions", params={"limit": 2, "offset": 1})
+        create(any_client, f"t{i}")
+    any_client.delete("/transactions/t0")
+    active = any_client.get("/transactions", params={"limit": 2, "offset": 1})
     assert active.status_code == 200
     assert active.headers["X-Total-Count"] == "4"
     assert [t["transactionId"] for t in active.json()] == ["t2", "t3"]
-    every = client.get("/transactions", params={"status": "all"}).json()
+    every = any_client.get("/transactions", params={"status": "all"}).json()
     assert len(every) == 5
-    released = client.get("/transactions", params={"status": "released"}).json()
+    released = any_client.get("/transactions", params={"status": "released"}).json()
     assert [t["transactionId"] for t in released] == ["t0"]
-    one = client.get("/transactions", params={"lockerId": every[1]["lockerId"]}).json()
+    one = any_client.get("/transactions", params={"lockerId": every[1]["lockerId"]}).json()
     assert [t["transactionId"] for t in one] == ["t1"]
-    assert client.get("/transactions", params={"limit": 0}).status_code == 400
-    assert client.get("/transactions", params={"status": "odd"}).status_code == 400
+    assert any_client.get("/transactions", params={"limit": 0}).status_code == 400
+    assert any_client.get("/transactions", params={"status": "odd"}).status_code == 400
 
 
 def test_open_by_transaction_ignores_service_flags(client: TestClient) -> None:
