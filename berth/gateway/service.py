@@ -56,6 +56,8 @@ class GatewayService:
                                    interval=config.door_poll_interval)
         self.committer: GroupCommitter[CreateCommand, CreateOutcome] = GroupCommitter(
             self.store.create_batch, config.max_batch)
+        self._counts_cache: tuple[dict[int, int], dict[int, int]] | None = None
+        self._created_cache: dict[tuple[str, int], Any] = {}
         self._by_channel = {(lk.controller_id, lk.channel): lk.id for lk in self.site.lockers}
         self._started_mono = time.monotonic()
         self.started_at = self.clock()
@@ -329,16 +331,16 @@ class GatewayService:
                 for i, _ in self.site.bank_types]
 
     def _counts(self) -> tuple[dict[int, int], dict[int, int]]:
-        if not hasattr(self, "_count_cache"):
-            self._count_cache = self.store.locker_counts()
-        return self._count_cache
+        """Static for the life of the process (the site does not change while running)."""
+        if self._counts_cache is None:
+            self._counts_cache = self.store.locker_counts()
+        return self._counts_cache
 
     def _created(self, table: Any, row_id: int) -> Any:
-        cache: dict = self.__dict__.setdefault("_created_cache", {})
         key = (table.name, row_id)
-        if key not in cache:
-            cache[key] = self.store.created_at(table, row_id)
-        return cache[key]
+        if key not in self._created_cache:
+            self._created_cache[key] = self.store.created_at(table, row_id)
+        return self._created_cache[key]
 
     # --- door watcher -----------------------------------------------------------------------
 

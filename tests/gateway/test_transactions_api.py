@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from tests.gateway.conftest import CURL_EXAMPLE
 
@@ -218,3 +219,17 @@ def test_every_change_is_logged(client: TestClient) -> None:
         "/system/logs", params={"transactionId": "log-1"}).json()]
     assert events[::-1][:1] == ["TRANSACTION_CREATED"]
     assert "LOCKER_OPENED" in events and events[0] == "TRANSACTION_RELEASED"
+
+
+def test_database_refuses_a_second_open_transaction_on_a_locker(any_client: TestClient) -> None:
+    """Even if the occupancy flag lied, the unique index stops a double assignment: 503."""
+    for i in range(36):
+        assert create(any_client, f"full-{i}").status_code == 201
+    db = any_client.app.state.service.db
+    with db.write() as conn:  # corrupt the flag of locker 1, which is held by full-0
+        conn.execute(text("UPDATE lockers SET occupied = false WHERE id = 1"))
+    r = create(any_client, "intruder")
+    assert r.status_code == 503
+    assert r.json()["error"] == "LOCKER_ASSIGNMENT_CONFLICT" and r.headers["Retry-After"]
+    assert any_client.get("/transactions/full-0").json()["lockerId"] == 1
+    assert any_client.get("/transactions/intruder").status_code == 404
