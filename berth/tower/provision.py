@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from berth.cloud.schemas import Dimensions, LockerCreate
 from berth.cloud.service import CloudService
+from berth.gateway.site import Site
 from berth.tower.identity import CloudLink, TowerIdentity
 
 CLOUD_TYPES = ("small", "medium", "large", "xlarge")
@@ -64,3 +65,12 @@ def provision_tower(service: CloudService, partner: str, name: str,
                  for lk in lockers},
         cloud=link,
     )
+
+
+def site_lockers(site: Site) -> list[GatewayLocker]:
+    """A gateway site's lockers as provisioning sees them (no running gateway needed)."""
+    types = dict(site.locker_types)
+    return [GatewayLocker(lk.id, types[lk.type_id].slug, lk.attributes,
+                          (types[lk.type_id].width, types[lk.type_id].height,
+                           types[lk.type_id].depth))
+            for lk in site.lockers]

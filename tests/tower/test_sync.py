@@ -124,3 +124,20 @@ def test_release_command_reaches_the_tower_and_frees_the_locker(world: World) ->
         asyncio.run(world.tower.open_with_token(drop.payload, drop.payload_auth))
     assert getattr(refused.value, "code", None) == "TOKEN_GENERATION_STALE"
     assert world.controller.unlocks == []
+
+
+def test_event_batch_not_signed_by_the_tower_changes_nothing(world: World) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from berth.domain.tokens import sign_event
+    from berth.sdk import BerthApiError
+
+    locker = world.cloud_locker(1)
+    drop = world.partner.create_dropoff_token(world.tower_id, locker, 3000)
+    forged = sign_event({"tower_id": world.tower_id, "seq": 1, "type": "dropoff_token_used",
+                         "timestamp": int(world.clock().timestamp()), "locker_id": locker,
+                         "token_id": drop.token_id}, Ed25519PrivateKey.generate())
+    with pytest.raises(BerthApiError) as refused:
+        asyncio.run(world.sync().cloud.push_events(world.tower_id, [forged]))
+    assert refused.value.code == "EVENT_SIGNATURE"
+    assert world.status(locker) == "rented"
