@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     cloud_port: int = 8000
     cloud_jwt_secret: str | None = Field(None, description="HS256 secret for access tokens.")
     access_token_ttl: int = 300
+    cloud_sweep_interval: float = Field(
+        5.0, description="Seconds between the cloud's expiry sweeps (reads check expiry anyway)."
+    )
 
     def gateway_db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'gateway.db'}"

@@ -1,5 +1,99 @@
-"""`berth cloud ...` commands."""
+"""`berth cloud ...` commands: serve, partners, demo seed, tower provisioning, key rotation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 app = typer.Typer(help="cloud commands", no_args_is_help=True)
+partners = typer.Typer(help="Partners and their client credentials.", no_args_is_help=True)
+towers = typer.Typer(help="Towers (operator tasks).", no_args_is_help=True)
+keys = typer.Typer(help="The cloud's token-signing keys.", no_args_is_help=True)
+app.add_typer(partners, name="partners")
+app.add_typer(towers, name="towers")
+app.add_typer(keys, name="keys")
+
+DbOption = typer.Option(None, "--db", help="Database URL; BERTH_CLOUD_DATABASE_URL or SQLite.")
+
+
+def _service(db: str | None):  # type: ignore[no-untyped-def]
+    from berth.cloud.app import build_service
+    from berth.cloud.config import CloudConfig
+
+    return build_service(CloudConfig.from_settings(db_url=db))
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Default BERTH_CLOUD_HOST (127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Default BERTH_CLOUD_PORT (8000)."),
+    db: str | None = DbOption,
+) -> None:
+    """Run the Cloud API (interactive docs at /docs)."""
+    import uvicorn
+
+    from berth.cloud.app import create_app
+    from berth.cloud.config import CloudConfig
+    from berth.settings import get_settings
+
+    st = get_settings()
+    application = create_app(CloudConfig.from_settings(db_url=db))
+    uvicorn.run(application, host=host or st.cloud_host, port=port or st.cloud_port)
+
+
+@partners.command("create")
+def partners_create(name: str, db: str | None = DbOption) -> None:
+    """Create a partner and print its new client credentials (the secret is shown once)."""
+    creds = _service(db).create_partner(name)
+    typer.echo(json.dumps(creds.model_dump(), indent=2))
+
+
+@partners.command("list")
+def partners_list(db: str | None = DbOption) -> None:
+    table = Table("id", "name")
+    for p in _service(db).list_partners():
+        table.add_row(str(p.id), p.name)
+    Console().print(table)
+
+
+@app.command()
+def seed(
+    demo: bool = typer.Option(False, "--demo", help="Create the demo partners and tower."),
+    db: str | None = DbOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the credentials as JSON."),
+) -> None:
+    """Create demo data: an operator, partner 'demo' with a 16-locker tower, partner 'other'."""
+    from berth.cloud.seed import seed_demo
+
+    if not demo:
+        raise typer.BadParameter("only --demo seeding exists")
+    out = seed_demo(_service(db))
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    table = Table("who", "client_id", "client_secret")
+    for name, creds in out["partners"].items():
+        table.add_row(name, creds["client_id"], creds["client_secret"])
+    table.add_row("operator", out["operator"]["client_id"], out["operator"]["client_secret"])
+    Console().print(table)
+    Console().print(f"tower_id: {out['tower_id']}")
+
+
+@towers.command("provision")
+def towers_provision(tower_id: str, db: str | None = DbOption) -> None:
+    """Print what to load into a tower: its private key and the cloud's public keys."""
+    typer.echo(json.dumps(_service(db).provisioning(tower_id).model_dump(), indent=2))
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key; new tokens use it, tokens signed by older keys stay valid."""
+    from berth.cloud.keys import KeyRing
+    from berth.settings import get_settings
+
+    ring = KeyRing.rotate(Path(get_settings().data_dir) / "cloud-keys")
+    typer.echo(f"current key: {ring.current.key_id} (all: {', '.join(ring.keys)})")

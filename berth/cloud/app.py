@@ -1,0 +1,96 @@
+"""The Cloud API app factory: ``create_app(CloudConfig) -> FastAPI``.
+
+Builds the service (database, migrations, keys from the data dir), mounts the routers, turns
+our errors into ``{"detail": {"code", "message"}}`` and runs the expiry sweeper in the lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from berth.cloud.config import CloudConfig
+from berth.cloud.errors import CloudError
+from berth.cloud.keys import KeyRing, Vault, load_or_create_secret
+from berth.cloud.routers import admin, auth, locker_tokens, reservations, sdk, towers, users
+from berth.cloud.service import CloudService
+from berth.storage import Database, migrate
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("berth.cloud")
+
+
+def build_service(config: CloudConfig) -> CloudService:
+    """The service without HTTP: what the CLI, seeding and later end-to-end tests use."""
+    db = Database(config.db_url)
+    if config.migrate:
+        migrate.upgrade(db, MIGRATIONS)
+    data = Path(config.data_dir)
+    jwt_key = (
+        config.jwt_secret.encode()
+        if config.jwt_secret
+        else load_or_create_secret(data / "cloud-jwt.secret", 32)
+    )
+    return CloudService(
+        db=db,
+        clock=config.clock,
+        keyring=KeyRing.load_or_create(data / "cloud-keys"),
+        vault=Vault.load_or_create(data / "cloud-vault.key"),
+        jwt_key=jwt_key,
+        access_token_ttl=config.access_token_ttl,
+    )
+
+
+async def _sweep_forever(service: CloudService, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(service.sweep)
+        except Exception:  # keep sweeping; reads and writes check expiry anyway
+            log.exception("expiry sweep failed")
+
+
+def create_app(config: CloudConfig, service: CloudService | None = None) -> FastAPI:
+    service = service or build_service(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if config.sweep_interval > 0:
+            task = asyncio.create_task(_sweep_forever(service, config.sweep_interval))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            service.db.dispose()
+
+    app = FastAPI(
+        title="Berth Cloud API",
+        version="1",
+        description="Towers, lockers, reservations and signed locker tokens for partners.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    @app.exception_handler(CloudError)
+    async def cloud_error(_: Request, exc: CloudError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(
+            {"detail": {"code": exc.code, "message": exc.message}},
+            status_code=exc.status,
+            headers=headers,
+        )
+
+    for module in (auth, towers, reservations, locker_tokens, users, sdk, admin):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,35 @@
+"""How to build a cloud: the one object the app factory, the CLI and tests fill in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from berth.clock import Clock, utcnow
+from berth.settings import Settings, get_settings
+
+
+@dataclass
+class CloudConfig:
+    """``data_dir`` holds the signing keys (``cloud-keys/``), the JWT secret and the vault key."""
+
+    db_url: str
+    data_dir: Path
+    clock: Clock = field(default=utcnow)
+    jwt_secret: str | None = None
+    access_token_ttl: int = 300
+    sweep_interval: float = 5.0  # seconds between background expiry sweeps; 0 disables
+    migrate: bool = True
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings | None = None, db_url: str | None = None
+    ) -> CloudConfig:
+        st = settings or get_settings()
+        return cls(
+            db_url=db_url or st.cloud_db_url(),
+            data_dir=Path(st.data_dir),
+            jwt_secret=st.cloud_jwt_secret,
+            access_token_ttl=st.access_token_ttl,
+            sweep_interval=st.cloud_sweep_interval,
+        )

@@ -1,0 +1,74 @@
+"""Operator endpoints (scope ``operator``): partners, towers, lockers, assignment, service state."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from berth.cloud.deps import LockerId, Operator, Service, TowerId
+from berth.cloud.schemas import (
+    ClientCredentials,
+    Locker,
+    LockersCreate,
+    OutOfServiceUpdate,
+    Partner,
+    PartnerCreate,
+    Tower,
+    TowerCreate,
+    TowerProvisioning,
+)
+
+router = APIRouter(prefix="/api/v1/admin", tags=["operator"])
+
+
+@router.post("/partners", response_model=ClientCredentials, status_code=201)
+def create_partner(service: Service, _: Operator, body: PartnerCreate) -> ClientCredentials:
+    """A partner and its first client; the secret is shown only in this response."""
+    return service.create_partner(body.name)
+
+
+@router.get("/partners", response_model=list[Partner])
+def list_partners(service: Service, _: Operator) -> list[Partner]:
+    return service.list_partners()
+
+
+@router.post("/towers", response_model=Tower, status_code=201)
+def create_tower(service: Service, _: Operator, body: TowerCreate) -> Tower:
+    """A tower with its own Ed25519 key pair (the private half stays sealed in the cloud)."""
+    return service.create_tower(body.name, body.id)
+
+
+@router.get("/towers", response_model=list[Tower])
+def list_towers(service: Service, _: Operator) -> list[Tower]:
+    return service.all_towers()
+
+
+@router.post("/towers/{tower_id}/lockers", response_model=list[Locker], status_code=201)
+def add_lockers(
+    service: Service, _: Operator, tower_id: TowerId, body: LockersCreate
+) -> list[Locker]:
+    """Add lockers; answers with all the tower's lockers."""
+    return service.add_lockers(tower_id, body.lockers)
+
+
+@router.put("/towers/{tower_id}/partners/{partner_id}", status_code=204)
+def assign_tower(service: Service, _: Operator, tower_id: TowerId, partner_id: int) -> None:
+    service.assign_tower(tower_id, partner_id)
+
+
+@router.delete("/towers/{tower_id}/partners/{partner_id}", status_code=204)
+def unassign_tower(service: Service, _: Operator, tower_id: TowerId, partner_id: int) -> None:
+    service.assign_tower(tower_id, partner_id, assigned=False)
+
+
+@router.patch("/towers/{tower_id}/lockers/{locker_id}", response_model=Locker)
+def set_out_of_service(
+    service: Service, _: Operator, tower_id: TowerId, locker_id: LockerId, body: OutOfServiceUpdate
+) -> Locker:
+    """Out of service only from Available (nobody holds it); back to Available."""
+    return service.set_out_of_service(tower_id, locker_id, body.outOfService)
+
+
+@router.get("/towers/{tower_id}/provisioning", response_model=TowerProvisioning)
+def provisioning(service: Service, _: Operator, tower_id: TowerId) -> TowerProvisioning:
+    """The tower's private key and the cloud's public keys, for installing the tower."""
+    return service.provisioning(tower_id)

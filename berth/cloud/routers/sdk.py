@@ -1,0 +1,34 @@
+"""Tower sync as the phone SDK relays it: signed tower events up, queued commands down.
+
+A command is acknowledged by the tower's own signed event: ``command_applied`` with its
+``command_id`` (or, for a release token, the ``release_token_set`` event of that token).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from berth.cloud.deps import Service, TowerAccess, TowerId
+from berth.cloud.schemas import CommandList, EventBatch, EventBatchResult
+
+router = APIRouter(prefix="/sdk/v1/towers/{tower_id}", tags=["tower sync"])
+
+
+@router.post("/events", response_model=EventBatchResult)
+def post_events(
+    service: Service, partner: TowerAccess, tower_id: TowerId, body: EventBatch
+) -> EventBatchResult:
+    """Apply the tower's signed events once each (per ``seq``); replays come back ``duplicate``."""
+    events = [e.model_dump(exclude_unset=True) for e in body.events]
+    return EventBatchResult(results=service.ingest_events(partner, tower_id, events))
+
+
+@router.get("/commands", response_model=CommandList)
+def get_commands(
+    service: Service,
+    partner: TowerAccess,
+    tower_id: TowerId,
+    after: int = Query(0, ge=0, description="Only commands with a larger id."),
+) -> CommandList:
+    """Commands not yet acknowledged by the tower, oldest first."""
+    return service.pending_commands(partner, tower_id, after)

@@ -1,0 +1,63 @@
+"""Demo data: an operator, a partner ``demo`` holding a tower of 16 lockers, a partner ``other``.
+
+``seed_demo`` is idempotent in what it builds (a second run reuses the partners and the tower)
+and always prints fresh client credentials, because stored secrets are only hashes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from berth.cloud.errors import NotFound
+from berth.cloud.schemas import Dimensions, LockerCreate
+from berth.cloud.service import CloudService
+
+DEMO_TOWER = "Demo tower"
+# (type, low locker?, inner width/height/depth in mm): 4 columns of 4, the bottom row low.
+_ROWS = [
+    ("xlarge", False, (450, 600, 600)),
+    ("large", False, (450, 450, 600)),
+    ("medium", False, (450, 300, 600)),
+    ("small", True, (450, 150, 600)),
+]
+
+
+def demo_lockers() -> list[LockerCreate]:
+    lockers = []
+    for column in range(4):
+        for row, (kind, low, (w, h, d)) in enumerate(_ROWS):
+            lockers.append(
+                LockerCreate(
+                    name=str(column * len(_ROWS) + row + 1),
+                    type="small" if column == 3 and row == 2 else kind,  # a mix of types
+                    isLowLocker=low,
+                    dimensions=Dimensions(width=w, height=h, depth=d),
+                )
+            )
+    return lockers
+
+
+def _partner_credentials(service: CloudService, name: str) -> dict[str, str]:
+    try:
+        service.partner_id(name)
+        creds = service.create_client(name)
+    except NotFound:
+        creds = service.create_partner(name)
+    return {"client_id": creds.client_id, "client_secret": creds.client_secret}
+
+
+def seed_demo(service: CloudService) -> dict[str, Any]:
+    """Create (or reuse) the demo world; returns the credentials and the tower id."""
+    operator = service.create_operator("demo operator")
+    demo = _partner_credentials(service, "demo")
+    other = _partner_credentials(service, "other")
+    tower = next((t for t in service.all_towers() if t.name == DEMO_TOWER), None)
+    if tower is None:
+        tower = service.create_tower(DEMO_TOWER)
+        service.add_lockers(tower.id, demo_lockers())
+    service.assign_tower(tower.id, service.partner_id("demo"))
+    return {
+        "partners": {"demo": demo, "other": other},
+        "tower_id": tower.id,
+        "operator": {"client_id": operator.client_id, "client_secret": operator.client_secret},
+    }

@@ -1,0 +1,172 @@
+"""The cloud's tables (SQLAlchemy Core), one metadata for Alembic and the store.
+
+Race guards live in the schema, not only in code: one active reservation per locker (a partial
+unique index) and one event per (tower, seq) (the primary key).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both engines (SQLite keeps no zone, so we store naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("partner_id", Integer, ForeignKey("partners.id"), nullable=True),
+    Column("secret_hash", String(200), nullable=False),
+    Column("scopes", String(200), nullable=False),  # space-separated, as in OAuth
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+towers = Table(
+    "towers",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("public_key", LargeBinary, nullable=False),  # raw Ed25519, 32 bytes
+    Column("private_key_sealed", LargeBinary, nullable=False),  # AES-GCM under the vault key
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+tower_partners = Table(
+    "tower_partners",
+    metadata,
+    Column("tower_id", String(16), ForeignKey("towers.id"), primary_key=True),
+    Column("partner_id", Integer, ForeignKey("partners.id"), primary_key=True),
+    Index("ix_tower_partners_partner", "partner_id"),
+)
+
+lockers = Table(
+    "lockers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tower_id", String(16), ForeignKey("towers.id"), nullable=False),
+    Column("name", String(50), nullable=False),
+    Column("type_id", Integer, nullable=False),
+    Column("is_low", Boolean, nullable=False, default=False),
+    Column("access_mode", String(20), nullable=False, default="public"),
+    Column("width_mm", Integer, nullable=True),
+    Column("height_mm", Integer, nullable=True),
+    Column("depth_mm", Integer, nullable=True),
+    Column("state", Integer, nullable=False),
+    Column("holder_partner_id", Integer, ForeignKey("partners.id"), nullable=True),
+    # When the current state runs out (reservation or last drop-off token), for lazy expiry.
+    Column("deadline", UtcDateTime, nullable=True),
+    Column("generation", Integer, nullable=False, default=0),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_lockers_tower", "tower_id", "id"),
+    Index("ix_lockers_holder", "holder_partner_id"),
+    Index("ix_lockers_deadline", "deadline"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("locker_id", Integer, ForeignKey("lockers.id"), nullable=False),
+    Column("partner_id", Integer, ForeignKey("partners.id"), nullable=False),
+    Column("status", String(20), nullable=False),  # active, cancelled, expired, used
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index(
+        "ux_reservations_one_active",
+        "locker_id",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
+)
+
+locker_tokens = Table(
+    "locker_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("locker_id", Integer, ForeignKey("lockers.id"), nullable=False),
+    Column("partner_id", Integer, ForeignKey("partners.id"), nullable=False),
+    Column("kind", Integer, nullable=False),
+    Column("client_info", Text, nullable=False, default=""),
+    Column("generation", Integer, nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("not_before", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("payload_auth", Text, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+    Index("ix_locker_tokens_locker", "locker_id"),
+)
+
+commands = Table(
+    "commands",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tower_id", String(16), ForeignKey("towers.id"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("locker_id", Integer, ForeignKey("lockers.id"), nullable=True),
+    Column("token_id", String(32), nullable=True),
+    Column("payload", Text, nullable=True),
+    Column("payload_auth", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("applied_at", UtcDateTime, nullable=True),
+    Index("ix_commands_tower", "tower_id", "id"),
+)
+
+events = Table(
+    "tower_events",
+    metadata,
+    Column("tower_id", String(16), ForeignKey("towers.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("type", String(40), nullable=False),
+    Column("locker_id", Integer, nullable=True),
+    Column("token_id", String(32), nullable=True),
+    Column("timestamp", Integer, nullable=False),
+    Column("body", Text, nullable=False),  # the signed event as JSON, kept for audit
+    Column("outcome", String(80), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)
