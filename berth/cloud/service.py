@@ -63,6 +63,12 @@ EVENT_ACTIONS = {
     "release_token_set": (Action.RELEASE_TOKEN_SET, TokenKind.RELEASE),
 }
 COMMAND_APPLIED = "command_applied"
+# What becomes of the active reservation when the locker leaves Reserved.
+RESERVATION_ENDS = {
+    Action.CANCEL_RESERVATION: "cancelled",
+    Action.RESERVATION_EXPIRED: "expired",
+    Action.CREATE_DROPOFF_TOKEN: "used",
+}
 
 _KEEP = object()  # "leave the locker's deadline as it is"
 
@@ -304,10 +310,6 @@ class CloudService:
         elif kind is TokenKind.RELEASE:
             deadline = None  # Declined waits for the tower, not the clock
         self._apply(conn, row, TOKEN_ACTIONS[kind], now, partner_id, deadline=deadline)
-        if state is LockerState.RESERVED:
-            active = store.active_reservation(conn, locker_id)
-            if active is not None:
-                store.set_reservation_status(conn, active["id"], "used")
         return self._sign_and_store(conn, row, partner_id, kind, now, expires, client_info)
 
     # ---- tower sync (SDK) ---------------------------------------------------------------------
@@ -531,10 +533,6 @@ class CloudService:
         action = due_expiry(LockerState(row["state"]), row["deadline"], now)
         if action is None:
             return row
-        if action is Action.RESERVATION_EXPIRED:
-            active = store.active_reservation(conn, row["id"])
-            if active is not None:
-                store.set_reservation_status(conn, active["id"], "expired")
         self._apply(conn, row, action, now, None)
         fresh = store.locker(conn, row["id"])
         assert fresh is not None
@@ -573,6 +571,10 @@ class CloudService:
         if outcome.bump_generation:
             values["generation"] = row["generation"] + 1
         store.update_locker(conn, row["id"], values)
+        if row["state"] == LockerState.RESERVED and outcome.state is not LockerState.RESERVED:
+            active = store.active_reservation(conn, row["id"])
+            if active is not None:
+                store.set_reservation_status(conn, active["id"], RESERVATION_ENDS[action])
         return outcome.state
 
     def _sign_and_store(
