@@ -67,8 +67,13 @@ class Cloud:
     def event(self, type_: str, **fields: Any) -> dict[str, Any]:
         """The next event of the tower's log, signed by the tower."""
         self._seq += 1
-        body = {"tower_id": self.tower_id, "seq": self._seq, "type": type_,
-                "timestamp": int(self.clock().timestamp()), **fields}
+        body = {
+            "tower_id": self.tower_id,
+            "seq": self._seq,
+            "type": type_,
+            "timestamp": int(self.clock().timestamp()),
+            **fields,
+        }
         return sign_event(body, self.tower_key())
 
     def post_events(self, *events: dict[str, Any], who: str = "demo") -> Any:

@@ -14,8 +14,14 @@ TOKEN_PATHS = ["/oauth/token", "/realms/berth/protocol/openid-connect/token"]
 
 @pytest.mark.parametrize("path", TOKEN_PATHS)
 def test_token_response_shape(cloud: Cloud, path: str) -> None:
-    r = cloud.http.post(path, data={"grant_type": "client_credentials",
-                                    "scope": "service_provider", **cloud.creds("demo")})
+    r = cloud.http.post(
+        path,
+        data={
+            "grant_type": "client_credentials",
+            "scope": "service_provider",
+            **cloud.creds("demo"),
+        },
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 300
@@ -57,8 +63,9 @@ def test_missing_form_field_is_422(cloud: Cloud) -> None:
 
 
 def test_no_scope_asked_gives_all_allowed(cloud: Cloud) -> None:
-    r = cloud.http.post("/oauth/token",
-                        data={"grant_type": "client_credentials", **cloud.creds("demo")})
+    r = cloud.http.post(
+        "/oauth/token", data={"grant_type": "client_credentials", **cloud.creds("demo")}
+    )
     assert r.json()["scope"] == "service_provider tower_access"
 
 
@@ -88,8 +95,11 @@ def test_expired_token_is_401(cloud: Cloud) -> None:
 
 def test_token_of_unknown_client_is_401(cloud: Cloud) -> None:
     now = int(cloud.clock().timestamp())
-    token = jwt.encode({"sub": "berth-ghost", "scope": "service_provider", "iat": now,
-                        "exp": now + 300}, cloud.service.jwt_key, algorithm="HS256")
+    token = jwt.encode(
+        {"sub": "berth-ghost", "scope": "service_provider", "iat": now, "exp": now + 300},
+        cloud.service.jwt_key,
+        algorithm="HS256",
+    )
     r = cloud.http.get("/api/v1/towers", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401
 
@@ -111,7 +121,11 @@ def test_wrong_scope_is_403(cloud: Cloud, who: str, scope: str, method: str, pat
 
 def test_test_token_echoes_the_caller(cloud: Cloud) -> None:
     r = cloud.http.post("/api/v1/login/test-token", headers=cloud.headers("demo", "tower_access"))
-    assert r.json() == {"client_id": cloud.creds("demo")["client_id"], "partner_id": 1,
-                        "partner_name": "demo", "scopes": ["tower_access"]}
+    assert r.json() == {
+        "client_id": cloud.creds("demo")["client_id"],
+        "partner_id": 1,
+        "partner_name": "demo",
+        "scopes": ["tower_access"],
+    }
     r = cloud.http.post("/api/v1/login/test-token", headers=cloud.headers("operator", "operator"))
     assert r.json()["partner_id"] is None and r.json()["scopes"] == ["operator"]

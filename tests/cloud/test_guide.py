@@ -41,12 +41,15 @@ def run_guide(cloud: Cloud) -> None:
     # The tower accepts it offline with only public keys.
     keys = cloud.service.keyring.public_keys()
     now = cloud.clock().timestamp()
-    assert verify(drop["payload"], drop["payload_auth"], cloud.tower_id, now, keys, 0).locker_id \
+    assert (
+        verify(drop["payload"], drop["payload_auth"], cloud.tower_id, now, keys, 0).locker_id
         == locker_id
+    )
 
     # The user drops the item off; the tower's event reaches the cloud via the phone.
-    r = cloud.post_events(cloud.event("dropoff_token_used", locker_id=locker_id,
-                                      token_id=drop["token_id"]))
+    r = cloud.post_events(
+        cloud.event("dropoff_token_used", locker_id=locker_id, token_id=drop["token_id"])
+    )
     assert r.json()["results"][0]["outcome"] == "applied"
     assert cloud.state(locker_id) == "occupied"
 
@@ -61,8 +64,9 @@ def run_guide(cloud: Cloud) -> None:
     assert r.status_code == 201, r.text
     pick = r.json()
     assert pick["kind"] == "pickup"
-    r = cloud.post_events(cloud.event("pickup_token_used", locker_id=locker_id,
-                                      token_id=pick["token_id"]))
+    r = cloud.post_events(
+        cloud.event("pickup_token_used", locker_id=locker_id, token_id=pick["token_id"])
+    )
     assert r.json()["results"][0]["outcome"] == "applied"
 
     # Back to Available, and the old tokens died with the generation bump.

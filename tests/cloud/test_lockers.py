@@ -12,8 +12,9 @@ TOKEN = {"client_info": "", "duration": 600}
 
 
 def post(cloud: Cloud, locker_id: int, what: str, body: object = None, who: str = "demo"):  # type: ignore[no-untyped-def]
-    return cloud.http.post(f"{cloud.lockers_url()}/{locker_id}/{what}", json=body,
-                           headers=cloud.headers(who))
+    return cloud.http.post(
+        f"{cloud.lockers_url()}/{locker_id}/{what}", json=body, headers=cloud.headers(who)
+    )
 
 
 @pytest.mark.parametrize(
@@ -21,26 +22,53 @@ def post(cloud: Cloud, locker_id: int, what: str, body: object = None, who: str 
     [
         ([], "pickup-locker-tokens", TOKEN, "LOCKER_AVAILABLE_CANNOT_CREATE_PICKUP_TOKEN"),
         ([], "release-locker", None, "LOCKER_AVAILABLE_CANNOT_RELEASE_LOCKER"),
-        (["reservations"], "reservations", {"duration": 300},
-         "LOCKER_RESERVED_CANNOT_CREATE_RESERVATION"),
-        (["reservations"], "pickup-locker-tokens", TOKEN,
-         "LOCKER_RESERVED_CANNOT_CREATE_PICKUP_TOKEN"),
-        (["dropoff-locker-tokens"], "reservations", {"duration": 300},
-         "LOCKER_RENTED_CANNOT_CREATE_RESERVATION"),
-        (["dropoff-locker-tokens"], "pickup-locker-tokens", TOKEN,
-         "LOCKER_RENTED_CANNOT_CREATE_PICKUP_TOKEN"),
-        (["dropoff-locker-tokens", "release-locker"], "dropoff-locker-tokens", TOKEN,
-         "LOCKER_DECLINED_CANNOT_CREATE_DROPOFF_TOKEN"),
-        (["dropoff-locker-tokens", "release-locker"], "release-locker", None,
-         "LOCKER_DECLINED_CANNOT_RELEASE_LOCKER"),
+        (
+            ["reservations"],
+            "reservations",
+            {"duration": 300},
+            "LOCKER_RESERVED_CANNOT_CREATE_RESERVATION",
+        ),
+        (
+            ["reservations"],
+            "pickup-locker-tokens",
+            TOKEN,
+            "LOCKER_RESERVED_CANNOT_CREATE_PICKUP_TOKEN",
+        ),
+        (
+            ["dropoff-locker-tokens"],
+            "reservations",
+            {"duration": 300},
+            "LOCKER_RENTED_CANNOT_CREATE_RESERVATION",
+        ),
+        (
+            ["dropoff-locker-tokens"],
+            "pickup-locker-tokens",
+            TOKEN,
+            "LOCKER_RENTED_CANNOT_CREATE_PICKUP_TOKEN",
+        ),
+        (
+            ["dropoff-locker-tokens", "release-locker"],
+            "dropoff-locker-tokens",
+            TOKEN,
+            "LOCKER_DECLINED_CANNOT_CREATE_DROPOFF_TOKEN",
+        ),
+        (
+            ["dropoff-locker-tokens", "release-locker"],
+            "release-locker",
+            None,
+            "LOCKER_DECLINED_CANNOT_RELEASE_LOCKER",
+        ),
     ],
 )
 def test_refusals_are_409_with_state_and_action(
     cloud: Cloud, setup: list[str], what: str, body: object, code: str
 ) -> None:
     lid = cloud.locker_ids()[0]
-    bodies = {"reservations": {"duration": 300}, "dropoff-locker-tokens": TOKEN,
-              "release-locker": None}
+    bodies = {
+        "reservations": {"duration": 300},
+        "dropoff-locker-tokens": TOKEN,
+        "release-locker": None,
+    }
     for step in setup:
         assert post(cloud, lid, step, bodies[step]).status_code == 201
     before = cloud.state(lid)
@@ -58,10 +86,12 @@ def test_rented_takes_more_dropoff_tokens_and_release_declines(cloud: Cloud) -> 
     r = post(cloud, lid, "release-locker")
     assert r.status_code == 201 and r.json()["kind"] == "release"
     assert cloud.state(lid) == "declined"
-    cmds = cloud.http.get(f"/sdk/v1/towers/{cloud.tower_id}/commands",
-                          headers=cloud.headers("demo", "tower_access")).json()["commands"]
-    assert [(c["id"], c["token_id"]) for c in cmds] == [(r.json()["command_id"],
-                                                         r.json()["token_id"])]
+    cmds = cloud.http.get(
+        f"/sdk/v1/towers/{cloud.tower_id}/commands", headers=cloud.headers("demo", "tower_access")
+    ).json()["commands"]
+    assert [(c["id"], c["token_id"]) for c in cmds] == [
+        (r.json()["command_id"], r.json()["token_id"])
+    ]
 
 
 def test_cancel_reservation(cloud: Cloud) -> None:
@@ -127,8 +157,10 @@ def test_out_of_service_by_operator(cloud: Cloud) -> None:
     post(cloud, ids[0], "reservations", {"duration": 300})
     r = cloud.http.patch(url, json={"outOfService": True}, headers=op)
     assert r.json()["detail"]["code"] == "LOCKER_RESERVED_CANNOT_SET_OUT_OF_SERVICE"
-    assert cloud.http.patch(url, json={"outOfService": True},
-                            headers=cloud.headers()).status_code == 403
+    assert (
+        cloud.http.patch(url, json={"outOfService": True}, headers=cloud.headers()).status_code
+        == 403
+    )
 
 
 def test_provisioning_is_operator_only_and_carries_the_tower_key(cloud: Cloud) -> None:
@@ -180,7 +212,11 @@ def test_expired_dropoff_token_used_later_is_ignored(cloud: Cloud) -> None:
     cloud.clock.advance(61)
     cloud._tokens.clear()
     cloud.service.sweep()
-    r = cloud.post_events(cloud.event("dropoff_token_used", locker_id=lid,
-                                      token_id=tok["token_id"]))
-    assert r.json()["results"][0] == {"seq": 1, "outcome": "ignored",
-                                      "code": "LOCKER_AVAILABLE_CANNOT_DROPOFF_TOKEN_USED"}
+    r = cloud.post_events(
+        cloud.event("dropoff_token_used", locker_id=lid, token_id=tok["token_id"])
+    )
+    assert r.json()["results"][0] == {
+        "seq": 1,
+        "outcome": "ignored",
+        "code": "LOCKER_AVAILABLE_CANNOT_DROPOFF_TOKEN_USED",
+    }

@@ -13,8 +13,7 @@ TOKEN = {"client_info": "", "duration": 600}
 
 
 def issue(cloud: Cloud, lid: int, what: str) -> dict[str, Any]:
-    r = cloud.http.post(f"{cloud.lockers_url()}/{lid}/{what}", json=TOKEN,
-                        headers=cloud.headers())
+    r = cloud.http.post(f"{cloud.lockers_url()}/{lid}/{what}", json=TOKEN, headers=cloud.headers())
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -60,8 +59,11 @@ def test_event_for_another_tower_is_refused(cloud: Cloud) -> None:
 
 
 def test_events_need_tower_access_scope(cloud: Cloud) -> None:
-    r = cloud.http.post(f"/sdk/v1/towers/{cloud.tower_id}/events",
-                        json={"events": [cloud.event("boot")]}, headers=cloud.headers())
+    r = cloud.http.post(
+        f"/sdk/v1/towers/{cloud.tower_id}/events",
+        json={"events": [cloud.event("boot")]},
+        headers=cloud.headers(),
+    )
     assert r.status_code == 403
 
 
@@ -74,17 +76,19 @@ def test_unknown_token_in_event_is_ignored(cloud: Cloud) -> None:
 def test_release_flow_bumps_generation_and_acks_command(cloud: Cloud) -> None:
     lid = cloud.locker_ids()[0]
     drop = issue(cloud, lid, "dropoff-locker-tokens")
-    rel = cloud.http.post(f"{cloud.lockers_url()}/{lid}/release-locker",
-                          headers=cloud.headers()).json()
+    rel = cloud.http.post(
+        f"{cloud.lockers_url()}/{lid}/release-locker", headers=cloud.headers()
+    ).json()
     sdk = cloud.headers("demo", "tower_access")
     url = f"/sdk/v1/towers/{cloud.tower_id}/commands"
     assert [c["id"] for c in cloud.http.get(url, headers=sdk).json()["commands"]] == [
         rel["command_id"]
     ]
-    assert cloud.http.get(url, params={"after": rel["command_id"]},
-                          headers=sdk).json()["commands"] == []
-    r = cloud.post_events(cloud.event("release_token_set", locker_id=lid,
-                                      token_id=rel["token_id"]))
+    assert (
+        cloud.http.get(url, params={"after": rel["command_id"]}, headers=sdk).json()["commands"]
+        == []
+    )
+    r = cloud.post_events(cloud.event("release_token_set", locker_id=lid, token_id=rel["token_id"]))
     assert r.json()["results"][0]["outcome"] == "applied"
     assert cloud.state(lid) == "available"
     assert cloud.http.get(url, headers=sdk).json()["commands"] == []  # acknowledged
@@ -103,10 +107,13 @@ def test_release_flow_bumps_generation_and_acks_command(cloud: Cloud) -> None:
 def test_command_applied_event_acks_a_command(cloud: Cloud) -> None:
     lid = cloud.locker_ids()[0]
     issue(cloud, lid, "dropoff-locker-tokens")
-    rel = cloud.http.post(f"{cloud.lockers_url()}/{lid}/release-locker",
-                          headers=cloud.headers()).json()
-    r = cloud.post_events(cloud.event("command_applied", command_id=rel["command_id"]),
-                          cloud.event("command_applied", command_id=12345))
+    rel = cloud.http.post(
+        f"{cloud.lockers_url()}/{lid}/release-locker", headers=cloud.headers()
+    ).json()
+    r = cloud.post_events(
+        cloud.event("command_applied", command_id=rel["command_id"]),
+        cloud.event("command_applied", command_id=12345),
+    )
     assert [x["outcome"] for x in r.json()["results"]] == ["applied", "ignored"]
     url = f"/sdk/v1/towers/{cloud.tower_id}/commands"
     assert cloud.http.get(url, headers=cloud.headers("demo", "tower_access")).json() == {

@@ -14,15 +14,24 @@ def held(cloud: Cloud) -> dict[str, object]:
     """Partner demo reserves one locker and rents another."""
     h = cloud.headers()
     ids = cloud.locker_ids()
-    res = cloud.http.post(f"{cloud.lockers_url()}/{ids[0]}/reservations", json={"duration": 300},
-                          headers=h).json()
-    cloud.http.post(f"{cloud.lockers_url()}/{ids[1]}/dropoff-locker-tokens", json=TOKEN_BODY,
-                    headers=h)
+    res = cloud.http.post(
+        f"{cloud.lockers_url()}/{ids[0]}/reservations", json={"duration": 300}, headers=h
+    ).json()
+    cloud.http.post(
+        f"{cloud.lockers_url()}/{ids[1]}/dropoff-locker-tokens", json=TOKEN_BODY, headers=h
+    )
     return {"reservation": res["id"], "reserved": ids[0], "rented": ids[1]}
 
 
-def assert_404(cloud: Cloud, method: str, path: str, *, json: object = None,
-               scope: str = "service_provider", code: str = "TOWER_NOT_FOUND") -> None:
+def assert_404(
+    cloud: Cloud,
+    method: str,
+    path: str,
+    *,
+    json: object = None,
+    scope: str = "service_provider",
+    code: str = "TOWER_NOT_FOUND",
+) -> None:
     r = cloud.http.request(method, path, json=json, headers=cloud.headers("other", scope))
     assert r.status_code == 404, (path, r.text)
     assert r.json()["detail"]["code"] == code
@@ -45,10 +54,17 @@ def test_other_partner_gets_404_everywhere(cloud: Cloud, held: dict[str, object]
     assert_404(cloud, "POST", f"{base}/{held['rented']}/pickup-locker-tokens", json=TOKEN_BODY)
     assert_404(cloud, "POST", f"{base}/{held['rented']}/release-locker")
     assert_404(cloud, "GET", f"/sdk/v1/towers/{t}/commands", scope="tower_access")
-    assert_404(cloud, "POST", f"/sdk/v1/towers/{t}/events", scope="tower_access",
-               json={"events": [cloud.event("boot")]})
-    assert cloud.http.get("/api/v1/users/me/assigned-lockers",
-                          headers=cloud.headers("other")).json() == []
+    assert_404(
+        cloud,
+        "POST",
+        f"/sdk/v1/towers/{t}/events",
+        scope="tower_access",
+        json={"events": [cloud.event("boot")]},
+    )
+    assert (
+        cloud.http.get("/api/v1/users/me/assigned-lockers", headers=cloud.headers("other")).json()
+        == []
+    )
     # and nothing changed for the owner
     assert cloud.state(held["reserved"]) == "reserved"  # type: ignore[arg-type]
     assert cloud.state(held["rented"]) == "rented"  # type: ignore[arg-type]
@@ -60,16 +76,20 @@ def test_unknown_tower_and_locker_are_404(cloud: Cloud) -> None:
     assert r.status_code == 404 and r.json()["detail"]["code"] == "TOWER_NOT_FOUND"
     r = cloud.http.get(f"{cloud.lockers_url()}/999999", headers=h)
     assert r.status_code == 404 and r.json()["detail"]["code"] == "LOCKER_NOT_FOUND"
-    r = cloud.http.delete(f"{cloud.lockers_url()}/{cloud.locker_ids()[0]}/reservations/nope",
-                          headers=h)
+    r = cloud.http.delete(
+        f"{cloud.lockers_url()}/{cloud.locker_ids()[0]}/reservations/nope", headers=h
+    )
     assert r.status_code == 404
 
 
 def test_locker_of_another_tower_is_404_through_my_tower(cloud: Cloud) -> None:
     op = cloud.headers("operator", "operator")
     other_tower = cloud.http.post("/api/v1/admin/towers", json={"name": "B"}, headers=op).json()
-    lk = cloud.http.post(f"/api/v1/admin/towers/{other_tower['id']}/lockers",
-                         json={"lockers": [{"name": "1"}]}, headers=op).json()[0]
+    lk = cloud.http.post(
+        f"/api/v1/admin/towers/{other_tower['id']}/lockers",
+        json={"lockers": [{"name": "1"}]},
+        headers=op,
+    ).json()[0]
     r = cloud.http.get(f"{cloud.lockers_url()}/{lk['id']}", headers=cloud.headers())
     assert r.status_code == 404 and r.json()["detail"]["code"] == "LOCKER_NOT_FOUND"
 
@@ -83,11 +103,14 @@ def test_shared_tower_guards_the_holder(cloud: Cloud) -> None:
     ids = cloud.locker_ids()
     url = f"{cloud.lockers_url()}/{ids[0]}"
     res = cloud.http.post(f"{url}/reservations", json={"duration": 300}, headers=cloud.headers())
-    r = cloud.http.post(f"{url}/dropoff-locker-tokens", json=TOKEN_BODY,
-                        headers=cloud.headers("other"))
+    r = cloud.http.post(
+        f"{url}/dropoff-locker-tokens", json=TOKEN_BODY, headers=cloud.headers("other")
+    )
     assert r.status_code == 409
     assert r.json()["detail"]["code"] == "LOCKER_RESERVED_FOR_ANOTHER_CANNOT_CREATE_DROPOFF_TOKEN"
     r = cloud.http.delete(f"{url}/reservations/{res.json()['id']}", headers=cloud.headers("other"))
     assert r.status_code == 404  # the reservation is not theirs to see
-    assert cloud.http.get("/api/v1/users/me/assigned-lockers",
-                          headers=cloud.headers("other")).json() == []
+    assert (
+        cloud.http.get("/api/v1/users/me/assigned-lockers", headers=cloud.headers("other")).json()
+        == []
+    )

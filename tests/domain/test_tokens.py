@@ -20,8 +20,14 @@ NOW = 1_800_000_000
 
 def claims(**over: object) -> TokenClaims:
     base = TokenClaims(
-        tower_id=TOWER, locker_id=959, kind=TokenKind.DROPOFF, token_id="ab" * 16,
-        not_before=NOW - 10, expires=NOW + 3000, key_id="k1", generation=3,
+        tower_id=TOWER,
+        locker_id=959,
+        kind=TokenKind.DROPOFF,
+        token_id="ab" * 16,
+        not_before=NOW - 10,
+        expires=NOW + 3000,
+        key_id="k1",
+        generation=3,
     )
     return dataclasses.replace(base, **over)  # type: ignore[arg-type]
 
@@ -120,8 +126,14 @@ def test_any_single_mutation_is_refused(data: st.DataObject) -> None:
 # ---- tower events ---------------------------------------------------------------------------
 
 TOWER_KEY = Ed25519PrivateKey.generate()
-EVENT = {"tower_id": TOWER, "seq": 1, "type": "dropoff_token_used", "locker_id": 959,
-         "token_id": "ab" * 16, "timestamp": NOW}
+EVENT = {
+    "tower_id": TOWER,
+    "seq": 1,
+    "type": "dropoff_token_used",
+    "locker_id": 959,
+    "token_id": "ab" * 16,
+    "timestamp": NOW,
+}
 
 
 def test_event_signature_round_trip_and_key_order_does_not_matter() -> None:
