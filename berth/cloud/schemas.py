@@ -8,7 +8,7 @@ token bodies (``client_info``, ``payload_auth``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -223,7 +223,3 @@ class TowerProvisioning(BaseModel):
     tower_public_key: str
     cloud_public_keys: dict[str, str] = Field(description="Key id -> hex raw Ed25519 public key.")
     generations: dict[int, int] = Field(description="Locker id -> current token generation.")
-
-
-def dump(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Body
 
 from berth.cloud.deps import LockerId, Service, ServiceProvider, TowerId
@@ -16,31 +18,37 @@ from berth.domain.tokens import TokenKind
 router = APIRouter(prefix="/api/v1/towers/{tower_id}/lockers/{locker_id}", tags=["locker tokens"])
 
 
-@router.post("/dropoff-locker-tokens", response_model=LockerToken, status_code=201)
-def create_dropoff_token(
-    service: Service,
-    partner: ServiceProvider,
-    tower_id: TowerId,
-    locker_id: LockerId,
-    body: LockerTokenCreate,
-) -> LockerToken:
-    """createDropOffToken: Available/Reserved/Rented -> Rented, Occupied -> Occupied."""
-    return service.issue_token(
-        partner, tower_id, locker_id, TokenKind.DROPOFF, body.duration, body.client_info
-    )
+def _token_endpoint(kind: TokenKind, doc: str) -> Callable[..., LockerToken]:
+    def endpoint(
+        service: Service,
+        partner: ServiceProvider,
+        tower_id: TowerId,
+        locker_id: LockerId,
+        body: LockerTokenCreate,
+    ) -> LockerToken:
+        return service.issue_token(
+            partner, tower_id, locker_id, kind, body.duration, body.client_info
+        )
+
+    endpoint.__doc__ = doc
+    return endpoint
 
 
-@router.post("/pickup-locker-tokens", response_model=LockerToken, status_code=201)
-def create_pickup_token(
-    service: Service,
-    partner: ServiceProvider,
-    tower_id: TowerId,
-    locker_id: LockerId,
-    body: LockerTokenCreate,
-) -> LockerToken:
-    """createPickUpToken: only in Occupied."""
-    return service.issue_token(
-        partner, tower_id, locker_id, TokenKind.PICKUP, body.duration, body.client_info
+for _path, _kind, _doc in (
+    (
+        "/dropoff-locker-tokens",
+        TokenKind.DROPOFF,
+        "createDropOffToken: Available/Reserved/Rented -> Rented, Occupied -> Occupied.",
+    ),
+    ("/pickup-locker-tokens", TokenKind.PICKUP, "createPickUpToken: only in Occupied."),
+):
+    router.add_api_route(
+        _path,
+        _token_endpoint(_kind, _doc),
+        methods=["POST"],
+        response_model=LockerToken,
+        status_code=201,
+        name=f"create_{_kind.label}_token",
     )
 
 
