@@ -7,6 +7,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from berth.cloud.auth import OPERATOR, SERVICE_PROVIDER, TOWER_ACCESS, Principal
+from berth.cloud.schemas import MAX_ID
 from berth.cloud.service import CloudService
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token.")
@@ -51,4 +52,5 @@ AnyCaller = Annotated[Principal, Depends(scope_required(None))]
 TowerId = Annotated[
     str, Path(pattern=r"^[0-9a-f]{16}$", description="16 lower-case hex characters.")
 ]
-LockerId = Annotated[int, Path(ge=1)]
+LockerId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PartnerId = Annotated[int, Path(ge=1, le=MAX_ID)]

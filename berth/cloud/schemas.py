@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 TOWER_ID_PATTERN = r"^[0-9a-fA-F]{16}$"
 MAX_RESERVATION_S = 24 * 3600
 MAX_TOKEN_S = 7 * 24 * 3600
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns: larger input is a 422, not a DB error
+MAX_SIZE_MM = 100_000
 
 
 # ---- auth -------------------------------------------------------------------------------------
@@ -58,9 +60,9 @@ class LockerType(BaseModel):
 class Dimensions(BaseModel):
     """Inner size in millimetres, where known."""
 
-    width: int | None = None
-    height: int | None = None
-    depth: int | None = None
+    width: int | None = Field(None, ge=1, le=MAX_SIZE_MM)
+    height: int | None = Field(None, ge=1, le=MAX_SIZE_MM)
+    depth: int | None = Field(None, ge=1, le=MAX_SIZE_MM)
 
 
 class Locker(BaseModel):
@@ -132,14 +134,14 @@ class TowerEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    tower_id: str
-    seq: int = Field(ge=0)
-    type: str
-    timestamp: int
-    locker_id: int | None = None
-    token_id: str | None = None
-    command_id: int | None = None
-    signature: str
+    tower_id: str = Field(max_length=16)
+    seq: int = Field(ge=0, le=2**63 - 1)
+    type: str = Field(max_length=40)
+    timestamp: int = Field(ge=0, le=2**63 - 1)
+    locker_id: int | None = Field(None, ge=1, le=MAX_ID)
+    token_id: str | None = Field(None, max_length=32)
+    command_id: int | None = Field(None, ge=1, le=MAX_ID)
+    signature: str = Field(max_length=128)
 
 
 class EventBatch(BaseModel):

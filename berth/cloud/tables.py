@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -161,11 +162,11 @@ events = Table(
     "tower_events",
     metadata,
     Column("tower_id", String(16), ForeignKey("towers.id"), primary_key=True),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("type", String(40), nullable=False),
     Column("locker_id", Integer, nullable=True),
     Column("token_id", String(32), nullable=True),
-    Column("timestamp", Integer, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
     Column("body", Text, nullable=False),  # the signed event as JSON, kept for audit
     Column("outcome", String(80), nullable=False),
     Column("received_at", UtcDateTime, nullable=False),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from berth.cloud.deps import LockerId, Operator, Service, TowerId
+from berth.cloud.deps import LockerId, Operator, PartnerId, Service, TowerId
 from berth.cloud.schemas import (
     ClientCredentials,
     Locker,
@@ -51,12 +51,12 @@ def add_lockers(
 
 
 @router.put("/towers/{tower_id}/partners/{partner_id}", status_code=204)
-def assign_tower(service: Service, _: Operator, tower_id: TowerId, partner_id: int) -> None:
+def assign_tower(service: Service, _: Operator, tower_id: TowerId, partner_id: PartnerId) -> None:
     service.assign_tower(tower_id, partner_id)
 
 
 @router.delete("/towers/{tower_id}/partners/{partner_id}", status_code=204)
-def unassign_tower(service: Service, _: Operator, tower_id: TowerId, partner_id: int) -> None:
+def unassign_tower(service: Service, _: Operator, tower_id: TowerId, partner_id: PartnerId) -> None:
     service.assign_tower(tower_id, partner_id, assigned=False)
 
 

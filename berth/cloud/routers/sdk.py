@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from berth.cloud.deps import Service, TowerAccess, TowerId
-from berth.cloud.schemas import CommandList, EventBatch, EventBatchResult
+from berth.cloud.schemas import MAX_ID, CommandList, EventBatch, EventBatchResult
 
 router = APIRouter(prefix="/sdk/v1/towers/{tower_id}", tags=["tower sync"])
 
@@ -28,7 +28,7 @@ def get_commands(
     service: Service,
     partner: TowerAccess,
     tower_id: TowerId,
-    after: int = Query(0, ge=0, description="Only commands with a larger id."),
+    after: int = Query(0, ge=0, le=MAX_ID, description="Only commands with a larger id."),
 ) -> CommandList:
     """Commands not yet acknowledged by the tower, oldest first."""
     return service.pending_commands(partner, tower_id, after)

@@ -82,11 +82,11 @@ def upgrade() -> None:
     op.create_table(
         "tower_events",
         sa.Column("tower_id", sa.String(length=16), nullable=False),
-        sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("type", sa.String(length=40), nullable=False),
         sa.Column("locker_id", sa.Integer(), nullable=True),
         sa.Column("token_id", sa.String(length=32), nullable=True),
-        sa.Column("timestamp", sa.Integer(), nullable=False),
+        sa.Column("timestamp", sa.BigInteger(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("outcome", sa.String(length=80), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
