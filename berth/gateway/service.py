@@ -345,7 +345,8 @@ class GatewayService:
     # --- door watcher -----------------------------------------------------------------------
 
     async def _on_door_event(self, event: DoorEvent) -> None:
-        await run_in_threadpool(self.record_door_event, event)
+        # plain asyncio hand-off: stopping the watcher must be able to cancel this wait
+        await asyncio.to_thread(self.record_door_event, event)
 
     def record_door_event(self, event: DoorEvent) -> None:
         """Turn a watcher event into flags and a log entry."""

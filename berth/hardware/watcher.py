@@ -58,6 +58,7 @@ class DoorWatcher:
         self._offline: set[str] = set()
         self._unlocks: dict[tuple[str, int], float] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def note_unlock(self, controller_id: str, channel: int) -> None:
         """Tell the watcher an unlock was ordered, so the next opening is not 'forced'."""
@@ -65,17 +66,21 @@ class DoorWatcher:
 
     async def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="berth-door-watcher")
 
     async def aclose(self) -> None:
+        """Stop polling. The flag ends the loop even if a callback swallowed the cancellation
+        (a shielded thread hand-off may do that)."""
         if self._task is not None:
+            self._stopping = True
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, max(self.interval * 4, 5.0))
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await self.poll_once()
             await asyncio.sleep(self.interval)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -154,4 +155,25 @@ def test_gateway_records_door_events_and_controller_health(
         assert site.lockers_by_id[got["lockerId"]].controller_id != "bank-b"
     controllers["bank-b"].offline = False
     wait_for(lambda: client.get("/lockers/13").json()["operational"] is True)
-    assert client.get("/lockers/13").json()["doorOpen"] is False
+    wait_for(lambda: client.get("/lockers/13").json()["doorOpen"] is False)  # re-reported
+
+
+def test_stops_even_when_a_callback_swallows_cancellation() -> None:
+    async def scenario() -> bool:
+        ctl = SimulatedController("c", 1, close_after=None)
+
+        async def stubborn(_event: DoorEvent) -> None:
+            with contextlib.suppress(asyncio.CancelledError):  # as a shielded hand-off may do
+                await asyncio.sleep(0.05)
+
+        watcher = DoorWatcher([ctl], stubborn, interval=0.001)
+        await watcher.start()
+        for _ in range(20):  # keep the watcher busy in its callback
+            ctl.force_open(1)
+            await asyncio.sleep(0.002)
+            ctl.close_door(1)
+            await asyncio.sleep(0.002)
+        await asyncio.wait_for(watcher.aclose(), 2)
+        return watcher._task is None
+
+    assert asyncio.run(scenario())
