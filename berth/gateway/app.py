@@ -28,10 +28,16 @@ from berth.gateway.service import GatewayService
 
 log = logging.getLogger("berth.gateway")
 
-# Paths that need no API key: health, the OpenAPI document and docs, and the admin page (which
-# has its own login and session).
+# Paths that need no API key: health, the OpenAPI document and docs; routers that check their own
+# credentials: the admin page (login form and signed session) and the tower's phone interface
+# (cloud-signed tokens, mounted by the tower part when the gateway is provisioned).
 PUBLIC_PATHS = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
-PUBLIC_PREFIXES = ("/admin",)
+PUBLIC_PREFIXES = ("/admin", "/tower")
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or any(path == p or path.startswith(p + "/")
+                                       for p in PUBLIC_PREFIXES)
 
 
 class ApiKeyMiddleware:
@@ -45,8 +51,7 @@ class ApiKeyMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        if path in PUBLIC_PATHS or path == "/admin" or path.startswith("/admin/"):
+        if is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         key = presented_key(Headers(scope=scope))
