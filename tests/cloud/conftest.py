@@ -84,10 +84,12 @@ class Cloud:
         )
 
 
-def make_cloud(db_url: str, data_dir: Path) -> Iterator[Cloud]:
+def make_cloud(db_url: str, data_dir: Path, sweep_interval: float = 0) -> Iterator[Cloud]:
     clock = FakeClock()
     clock.now = clock.now.replace(year=2030)  # a future date: real-time libraries stay out
-    config = CloudConfig(db_url=db_url, data_dir=data_dir, clock=clock, sweep_interval=0)
+    config = CloudConfig(
+        db_url=db_url, data_dir=data_dir, clock=clock, sweep_interval=sweep_interval
+    )
     service = build_service(config)
     seed = seed_demo(service)
     with TestClient(create_app(config, service)) as http:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
+from berth.cloud import store
 from berth.cloud.tables import reservations
-from tests.cloud.conftest import Cloud
+from tests.cloud.conftest import Cloud, make_cloud, wait_until
 
 TOKEN = {"client_info": "", "duration": 600}
 
@@ -200,8 +204,6 @@ def test_sweeper_expires_reservations_and_unused_dropoff_tokens(cloud: Cloud) ->
     cloud.clock.advance(200)
     assert cloud.service.sweep() == 1
     with cloud.service.db.read() as conn:
-        from berth.cloud import store
-
         states = {r["id"]: r["state"] for r in store.tower_lockers(conn, cloud.tower_id)}
     assert states[ids[0]] == states[ids[1]] == 1
 
@@ -220,3 +222,23 @@ def test_expired_dropoff_token_used_later_is_ignored(cloud: Cloud) -> None:
         "outcome": "ignored",
         "code": "LOCKER_AVAILABLE_CANNOT_DROPOFF_TOKEN_USED",
     }
+
+
+def test_background_sweeper_runs_in_the_app(tmp_path: Path) -> None:
+    """The lifespan task records expiries in the database without any request touching them."""
+    clouds = make_cloud(f"sqlite:///{tmp_path / 'c.db'}", tmp_path / "data", sweep_interval=0.05)
+    c = next(clouds)
+    lid = c.locker_ids()[0]
+    post(c, lid, "reservations", {"duration": 300})
+
+    def stored_state() -> int:
+        with c.service.db.read() as conn:
+            row = store.locker(conn, lid)
+        assert row is not None
+        return row["state"]
+
+    time.sleep(0.2)
+    assert stored_state() == 2  # not due yet: the sweeper leaves it
+    c.clock.advance(300)
+    wait_until(lambda: stored_state() == 1)
+    clouds.close()
