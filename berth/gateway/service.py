@@ -10,6 +10,7 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ class GatewayService:
                                    interval=config.door_poll_interval)
         self.committer: GroupCommitter[CreateCommand, CreateOutcome] = GroupCommitter(
             self.store.create_batch, config.max_batch)
+        self.door_listeners: list[Callable[[DoorEvent, int | None], None]] = []
         self._counts_cache: tuple[dict[int, int], dict[int, int]] | None = None
         self._created_cache: dict[tuple[str, int], Any] = {}
         self._by_channel = {(lk.controller_id, lk.channel): lk.id for lk in self.site.lockers}
@@ -356,6 +358,7 @@ class GatewayService:
             state = "online" if online else "offline, door states unknown"
             self.store.set_controller_online(
                 cid, online, f"Controller {cid} {state}: {event.detail}".rstrip(": "))
+            self._tell_listeners(event, None)
             return
         assert event.channel is not None
         locker_id = self._by_channel.get((cid, event.channel))
@@ -368,6 +371,15 @@ class GatewayService:
             DoorEventKind.DOOR_STATE_UNKNOWN: (None, "warning", f"Door of {name}: state unknown"),
         }[kind]
         self.store.set_door(cid, event.channel, door_open, level, str(kind), text)
+        self._tell_listeners(event, locker_id)
+
+    def _tell_listeners(self, event: DoorEvent, locker_id: int | None) -> None:
+        """Other parts (e.g. a provisioned tower) react to doors; their failure is not ours."""
+        for listener in self.door_listeners:
+            try:
+                listener(event, locker_id)
+            except Exception:
+                log.exception("door listener %r failed on %s", listener, event)
 
 
 class DuplicateTransaction(Exception):

@@ -136,8 +136,13 @@ def test_gateway_records_door_events_and_controller_health(
     def events(**params: object) -> list[str]:
         return [e["event"] for e in client.get("/system/logs", params=params).json()]
 
+    heard: list[tuple[DoorEventKind, int | None]] = []
+    client.app.state.service.door_listeners.append(lambda e, lid: heard.append((e.kind, lid)))
+    client.app.state.service.door_listeners.append(lambda e, lid: 1 / 0)  # must not disturb
+
     controllers["bank-a"].force_open(3)
     wait_for(lambda: "DOOR_FORCED_OPEN" in events(lockerId=3))
+    assert (K.DOOR_FORCED_OPEN, 3) in heard
     assert client.get("/lockers/3").json()["doorOpen"] is True
     controllers["bank-a"].close_door(3)
     wait_for(lambda: client.get("/lockers/3").json()["doorOpen"] is False)
