@@ -686,6 +686,9 @@ class CloudService:
         store.mark_token_used(conn, tok["id"], now)
         if token_kind is TokenKind.RELEASE:
             store.mark_command_applied(conn, tower_id, now, token_id=tok["id"])
+        elif row["state"] == LockerState.DECLINED:
+            # The item went in after all: a release still queued must never reach the tower.
+            store.mark_command_applied(conn, tower_id, now, locker_id=row["id"])
         return "applied", None
 
     def _new_client(

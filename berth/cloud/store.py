@@ -162,11 +162,17 @@ def mark_command_applied(
     *,
     command_id: int | None = None,
     token_id: str | None = None,
+    locker_id: int | None = None,
 ) -> int:
+    """Close the pending commands matching every filter given; returns how many."""
     cond = [commands.c.tower_id == tower_id, commands.c.applied_at.is_(None)]
-    cond.append(
-        commands.c.id == command_id if command_id is not None else commands.c.token_id == token_id
-    )
+    for column, value in (
+        (commands.c.id, command_id),
+        (commands.c.token_id, token_id),
+        (commands.c.locker_id, locker_id),
+    ):
+        if value is not None:
+            cond.append(column == value)
     return conn.execute(update(commands).where(and_(*cond)).values(applied_at=when)).rowcount
 
 

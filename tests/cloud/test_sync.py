@@ -119,3 +119,19 @@ def test_command_applied_event_acks_a_command(cloud: Cloud) -> None:
     assert cloud.http.get(url, headers=cloud.headers("demo", "tower_access")).json() == {
         "commands": []
     }
+
+
+def test_dropoff_after_release_withdraws_the_queued_release(cloud: Cloud) -> None:
+    """Declined -> Occupied: the release command must not reach the tower any more."""
+    lid = cloud.locker_ids()[0]
+    drop = issue(cloud, lid, "dropoff-locker-tokens")
+    cloud.http.post(f"{cloud.lockers_url()}/{lid}/release-locker", headers=cloud.headers())
+    r = cloud.post_events(
+        cloud.event("dropoff_token_used", locker_id=lid, token_id=drop["token_id"])
+    )
+    assert r.json()["results"][0]["outcome"] == "applied"
+    assert cloud.state(lid) == "occupied"
+    url = f"/sdk/v1/towers/{cloud.tower_id}/commands"
+    assert cloud.http.get(url, headers=cloud.headers("demo", "tower_access")).json() == {
+        "commands": []
+    }
