@@ -1,0 +1,96 @@
+"""The Cloud SDK against the real cloud app (in-process ASGI, real SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from berth.clock import FakeClock
+from berth.cloud.app import build_service, create_app
+from berth.cloud.config import CloudConfig
+from berth.cloud.seed import seed_demo
+from berth.sdk import Conflict, NotFound, ValidationFailed
+from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient, CloudClient
+
+
+@pytest.fixture
+def cloud(tmp_path: Path, clock: FakeClock) -> tuple[Any, dict[str, Any]]:
+    config = CloudConfig(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
+                         clock=clock, sweep_interval=0)
+    service = build_service(config)
+    world = seed_demo(service)
+    return create_app(config, service), world
+
+
+def client(app: Any, creds: dict[str, str], **kw: Any) -> CloudClient:
+    return CloudClient("http://cloud", creds["client_id"], creds["client_secret"],
+                       http=TestClient(app, base_url="http://cloud"), **kw)
+
+
+def test_guide_calls_through_the_sync_client(cloud: tuple[Any, dict[str, Any]]) -> None:
+    app, world = cloud
+    tower = world["tower_id"]
+    with client(app, world["partners"]["demo"]) as sdk:
+        assert sdk.whoami() is not None
+        assert [t.id for t in sdk.list_towers()] == [tower]
+        lockers = sdk.list_lockers(tower)
+        free = [lk for lk in lockers if lk.status.id == 1]
+        assert len(free) == len(lockers) >= 12
+        first, second = free[0].id, free[1].id
+        reservation = sdk.reserve(tower, first, duration=300)
+        assert sdk.get_locker(tower, first).status.name == "reserved"
+        sdk.cancel_reservation(tower, first, reservation.id)
+        assert sdk.get_locker(tower, first).status.name == "available"
+
+        sdk.reserve(tower, first, 300)
+        token = sdk.create_dropoff_token(tower, first, duration=3000)
+        assert token.kind == "dropoff" and bytes.fromhex(token.payload)
+        assert [a.id for a in sdk.assigned_lockers()] == [first]
+        with pytest.raises(Conflict) as refused:
+            sdk.create_pickup_token(tower, first)
+        assert refused.value.code == "LOCKER_RENTED_CANNOT_CREATE_PICKUP_TOKEN"
+        released = sdk.release_locker(tower, first)
+        assert released.kind == "release" and released.command_id > 0
+        assert sdk.get_locker(tower, first).status.name == "declined"
+
+        with pytest.raises(NotFound):
+            sdk.get_locker(tower, 10_000_000)
+        with pytest.raises(ValidationFailed):
+            sdk.reserve(tower, second, duration=-5)
+
+    with client(app, world["partners"]["demo"], scope=TOWER_ACCESS) as phone:
+        commands = phone.get_commands(tower).commands
+        assert [c.token_id for c in commands] == [released.token_id]
+
+
+def test_other_partner_sees_nothing(cloud: tuple[Any, dict[str, Any]]) -> None:
+    app, world = cloud
+    with client(app, world["partners"]["other"]) as sdk:
+        assert sdk.list_towers() == []
+        with pytest.raises(NotFound):
+            sdk.list_lockers(world["tower_id"])
+
+
+def test_async_client_refreshes_its_token(cloud: tuple[Any, dict[str, Any]],
+                                          clock: FakeClock) -> None:
+    app, world = cloud
+    creds = world["partners"]["demo"]
+
+    async def scenario() -> list[str]:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cloud")
+        async with AsyncCloudClient("http://cloud", creds["client_id"], creds["client_secret"],
+                                    http=http, clock=clock) as sdk:
+            first = await sdk.list_towers()
+            token1 = sdk.creds.tokens.token  # type: ignore[union-attr]
+            clock.advance(301)  # the server's access token has expired by now
+            second = await sdk.list_towers()
+            token2 = sdk.creds.tokens.token  # type: ignore[union-attr]
+            assert token1 != token2
+            return [t.id for t in first + second]
+
+    assert asyncio.run(scenario()) == [world["tower_id"]] * 2
