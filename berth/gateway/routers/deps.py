@@ -15,14 +15,17 @@ _api_key_doc = APIKeyHeader(name="X-API-Key", auto_error=False,
                             description="The gateway API key (or Authorization: Bearer <key>)")
 
 
-def _documented_key(_key: str | None = Security(_api_key_doc)) -> None:
-    """Only documents the key in OpenAPI; ``ApiKeyMiddleware`` enforces it before parsing."""
+async def _documented_key(_key: str | None = Security(_api_key_doc)) -> None:
+    """Only documents the key in OpenAPI; ``ApiKeyMiddleware`` enforces it before parsing.
+
+    Dependencies are ``async`` on purpose: FastAPI runs sync ones in the thread pool, a thread
+    hop per request for nothing."""
 
 
 API_KEY = [Depends(_documented_key)]
 
 
-def get_service(request: Request) -> GatewayService:
+async def get_service(request: Request) -> GatewayService:
     return request.app.state.service
 
 
