@@ -31,6 +31,7 @@ VERSION_TABLE = "alembic_version_tower"
 Opener = Callable[[int], Awaitable[OpenOutcome]]
 
 LOCKER_EMPTY = "LOCKER_EMPTY"
+LOCKER_OCCUPIED = "LOCKER_OCCUPIED"
 TOKEN_KIND_INVALID = "TOKEN_KIND_INVALID"
 
 
@@ -185,13 +186,17 @@ class TowerService:
             if conn.execute(select(tower_commands.c.command_id).where(
                     tower_commands.c.command_id == command_id)).first():
                 return CommandResult(command_id, "duplicate")
-            generations = {r.locker_id: r.generation
-                           for r in conn.execute(select(tower_lockers))}
+            rows = {r.locker_id: r for r in conn.execute(select(tower_lockers))}
             try:
                 claims = verify(payload, payload_auth, self.identity.tower_id, self._now(),
-                                self.identity.cloud_keys, generations)
+                                self.identity.cloud_keys,
+                                {cid: r.generation for cid, r in rows.items()})
                 if claims.kind is not TokenKind.RELEASE:
                     raise TokenRefused(TOKEN_KIND_INVALID, "only release tokens are commands")
+                row = rows[claims.locker_id]
+                if row.occupied or row.pending_kind == TokenKind.DROPOFF:
+                    # a drop-off overtook the release: freeing the locker would lose a parcel
+                    raise TokenRefused(LOCKER_OCCUPIED, "a drop-off happened after the release")
             except TokenRefused as refused:
                 self._append(conn, "command_refused", None, command_id=command_id,
                              code=refused.code, reason=str(refused))

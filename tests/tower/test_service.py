@@ -137,3 +137,12 @@ def test_pushed_cursor_only_moves_forward(rig: Rig) -> None:
     rig.service.mark_pushed(5)
     rig.service.mark_pushed(3)
     assert rig.service.pushed_seq() == 5
+
+
+def test_release_that_a_dropoff_overtook_is_refused(rig: Rig) -> None:
+    release = rig.token(101, TokenKind.RELEASE)
+    open_(rig, rig.token(101, TokenKind.DROPOFF))  # the courier was faster than the command
+    rig.service.door_closed(1)
+    result = rig.service.apply_command(9, release.payload, release.payload_auth)
+    assert result.outcome == "refused" and result.code == "LOCKER_OCCUPIED"
+    assert rig.service.locker_state(101)["occupied"] is True
