@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -43,7 +44,8 @@ def _check_form(request: Request, token: str) -> None:
 
 
 def _back(notice: str | None = None) -> RedirectResponse:
-    return RedirectResponse("/admin" + (f"?notice={notice}" if notice else ""), 303)
+    return RedirectResponse("/admin" + (f"?{urlencode({'notice': notice})}" if notice else ""),
+                            303)
 
 
 @router.get("", response_class=HTMLResponse, summary="Admin interface")
