@@ -15,7 +15,7 @@ import yaml
 from sqlalchemy import text
 
 from berth.storage.engine import Database
-from tests.gateway.conftest import AUTH, ServerProcess
+from tests.gateway.conftest import API_KEY, AUTH, ServerProcess
 
 BANKS, PER_BANK = 6, 20  # 120 lockers
 UNIQUE_IDS, DUPLICATES = 200, 40
@@ -60,6 +60,9 @@ def run_race(db_url: str, tmp_path: Path, free_port) -> None:  # type: ignore[no
     finally:
         for server in servers:
             server.stop()
+    for server in servers:  # `berth gateway serve` tells where it runs and with which key
+        banner = server.log.read_text()
+        assert server.url in banner and API_KEY in banner
 
     winners: dict[str, int] = {}
     no_locker = conflicts = 0
