@@ -259,9 +259,11 @@ class GatewayService:
         lk = self.site.lockers_by_id.get(locker_id)
         if lk is None:
             raise _locker_not_found(locker_id)
-        controller = self.controllers[lk.controller_id]
+        controller = self.controllers.get(lk.controller_id)
         self.watcher.note_unlock(lk.controller_id, lk.channel)
         try:
+            if controller is None:
+                raise LookupError(f"no lock controller {lk.controller_id!r} is running")
             outcome = await open_door(controller, lk.channel, self.config.policy)
             success, door_open = outcome.success, outcome.door_open
             message, code = outcome.message, outcome.reason_code

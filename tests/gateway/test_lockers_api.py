@@ -137,3 +137,16 @@ def test_open_all_is_200_when_all_open_207_when_mixed(
     body = mixed.json()
     assert body["success"] is False and body["opened"] == 34 and body["failed"] == 2
     assert [x["lockerId"] for x in body["results"] if not x["success"]] == [25, 26]
+
+
+def test_missing_controller_is_a_reported_failure(
+        gateway_factory: Callable[..., TestClient], sqlite_url: str) -> None:
+    site = load_site()
+    controllers = simulated(site)
+    del controllers["bank-c"]
+    client = gateway_factory(sqlite_url, site, controllers=controllers)
+    client.headers.update(AUTH)
+    r = client.post("/lockers/30/open")
+    assert r.status_code == 200
+    assert r.json()["success"] is False and r.json()["reasonCode"] == "DRIVER_ERROR"
+    assert "bank-c" in r.json()["message"]
