@@ -233,3 +233,13 @@ def test_database_refuses_a_second_open_transaction_on_a_locker(any_client: Test
     assert r.json()["error"] == "LOCKER_ASSIGNMENT_CONFLICT" and r.headers["Retry-After"]
     assert any_client.get("/transactions/full-0").json()["lockerId"] == 1
     assert any_client.get("/transactions/intruder").status_code == 404
+
+
+def test_create_and_release_never_move_a_door(client: TestClient) -> None:
+    controllers = client.app.state.service.controllers
+    create(client, "quiet")
+    client.delete("/transactions/quiet")
+    assert all(c.unlocks == [] for c in controllers.values())
+    create(client, "loud")
+    client.post("/transactions/loud/open")
+    assert sum(len(c.unlocks) for c in controllers.values()) == 1
