@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 from rich.console import Console
+
+from berth.tower.identity import TowerIdentity
 
 app = typer.Typer(help="gateway commands", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -18,13 +21,43 @@ def serve_command(
     db: str | None = typer.Option(None, help="Database URL (BERTH_DATABASE_URL); SQLite default."),
     site: Path | None = typer.Option(None, help="Site YAML (BERTH_SITE_FILE); demo site default."),
     no_mdns: bool = typer.Option(False, "--no-mdns", help="Do not advertise by mDNS."),
+    tower_keys: Path | None = typer.Option(
+        None, help="Tower keys from provisioning: serve as that cloud tower (/tower/*)."),
+    tower_id: str | None = typer.Option(None, help="Expected tower id (checked against keys)."),
+    cloud: str | None = typer.Option(None, help="Cloud URL to sync with (overrides the keys')."),
 ) -> None:
     """Run the Gateway API."""
-    serve(host=host, port=port, db=db, site=site, mdns=False if no_mdns else None)
+    serve(host=host, port=port, db=db, site=site, mdns=False if no_mdns else None,
+          tower=_tower_identity(tower_keys, tower_id, cloud))
+
+
+def _tower_identity(keys: Path | None, tower_id: str | None,
+                    cloud: str | None) -> TowerIdentity | None:
+    if keys is None:
+        if tower_id or cloud:
+            console.print("[red]--tower-id and --cloud need --tower-keys DIR[/red]")
+            raise typer.Exit(2)
+        return None
+    try:
+        identity = TowerIdentity.load(keys)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if tower_id and tower_id.lower() != identity.tower_id:
+        console.print(f"[red]The keys in {keys} are for tower {identity.tower_id}, "
+                      f"not {tower_id}[/red]")
+        raise typer.Exit(2)
+    if cloud:
+        if identity.cloud is None:
+            console.print(f"[red]The keys in {keys} carry no cloud client to sync with[/red]")
+            raise typer.Exit(2)
+        identity = replace(identity, cloud=replace(identity.cloud, url=cloud))
+    return identity
 
 
 def serve(host: str | None = None, port: int | None = None, db: str | None = None,
-          site: Path | None = None, mdns: bool | None = None) -> None:
+          site: Path | None = None, mdns: bool | None = None,
+          tower: TowerIdentity | None = None) -> None:
     """Start the gateway (also what ``berth up`` runs): print URL and key, then serve."""
     import uvicorn
 
@@ -46,4 +79,8 @@ def serve(host: str | None = None, port: int | None = None, db: str | None = Non
     console.print(f"  admin page: {url}/admin   API docs: {url}/docs")
     origin = "generated and stored in " + str(settings.data_dir) if generated else "configured"
     console.print(f"  API key ({origin}): [green]{config.api_key}[/green]")
+    if tower is not None:
+        config.tower = tower
+        sync = f", syncing with {tower.cloud.url}" if tower.cloud else ", offline only"
+        console.print(f"  cloud tower {tower.tower_id} ({len(tower.lockers)} lockers{sync})")
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning")

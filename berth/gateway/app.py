@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,8 @@ from berth.gateway.routers import (
     transactions,
 )
 from berth.gateway.service import GatewayService
+from berth.tower import router as tower_router
+from berth.tower.attach import GatewayTower
 
 log = logging.getLogger("berth.gateway")
 
@@ -69,22 +72,18 @@ def create_app(config: GatewayConfig) -> FastAPI:
     service = GatewayService(config)
     auth = ApiKeyAuth(config.api_key)
 
+    tower = GatewayTower(service, config.tower) if config.tower else None
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await service.start()
-        advertiser = None
-        if config.mdns:
-            advertiser = MdnsAdvertiser(build_service_info(config.port, site=config.site.name))
-            try:
-                await advertiser.start()
-            except Exception:  # no multicast here: the API still works
-                log.exception("mDNS advertisement failed; continuing without it")
-                advertiser = None
         try:
-            yield
+            async with contextlib.AsyncExitStack() as stack:
+                if tower is not None:
+                    await stack.enter_async_context(tower.running())
+                async with _advertised(config):
+                    yield
         finally:
-            if advertiser is not None:
-                await advertiser.aclose()
             await service.stop()
 
     app = FastAPI(
@@ -94,8 +93,28 @@ def create_app(config: GatewayConfig) -> FastAPI:
     )
     app.state.service = service
     app.state.auth = auth
+    app.state.tower = tower.service if tower else None
     install_error_handlers(app)
     app.add_middleware(ApiKeyMiddleware, auth=auth)
-    for module in (health, admin, transactions, lockers, locker_types, bank_types, system):
+    for module in (health, admin, transactions, lockers, locker_types, bank_types, system,
+                   tower_router):
         app.include_router(module.router)
     return app
+
+
+@asynccontextmanager
+async def _advertised(config: GatewayConfig) -> AsyncIterator[None]:
+    """Announce the gateway by mDNS while it runs, unless told not to."""
+    advertiser = None
+    if config.mdns:
+        advertiser = MdnsAdvertiser(build_service_info(config.port, site=config.site.name))
+        try:
+            await advertiser.start()
+        except Exception:  # no multicast here: the API still works
+            log.exception("mDNS advertisement failed; continuing without it")
+            advertiser = None
+    try:
+        yield
+    finally:
+        if advertiser is not None:
+            await advertiser.aclose()

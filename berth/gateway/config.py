@@ -11,6 +11,7 @@ from berth.gateway.site import Site, load_site
 from berth.hardware.driver import LockController
 from berth.hardware.opening import OpenPolicy
 from berth.settings import Settings
+from berth.tower.identity import TowerIdentity
 
 
 @dataclass
@@ -27,6 +28,7 @@ class GatewayConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     max_batch: int = 128
+    tower: TowerIdentity | None = None  # provisioned as a cloud tower (berth.tower)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, db_url: str | None = None,

@@ -68,7 +68,7 @@ async def events(
     x_tower_token: Annotated[str | None, Header()] = None,
 ) -> TowerEventsPage:
     """The signed, append-only event log after ``after``, for a phone to relay to the cloud."""
-    if not request.app.state.auth.valid(presented_key(request)):
+    if not request.app.state.auth.valid(presented_key(request.headers)):
         payload, _, signature = (x_tower_token or "").partition(".")
         if not payload or not signature:
             raise ApiError(401, "UNAUTHORIZED",

@@ -12,14 +12,13 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from sqlalchemy import Connection, insert, select, update
 
 from berth.clock import Clock, utcnow
 from berth.domain.tokens import TokenClaims, TokenKind, TokenRefused, sign_event, verify
-from berth.hardware.opening import OpenOutcome
 from berth.storage import Database, migrate
 from berth.tower.identity import TowerIdentity
 from berth.tower.tables import tower_commands, tower_events, tower_lockers, tower_state
@@ -27,8 +26,17 @@ from berth.tower.tables import tower_commands, tower_events, tower_lockers, towe
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_tower"
 
+class OpenedDoor(Protocol):
+    """What an opening reports (the open rule's ``OpenOutcome``, the gateway's response)."""
+
+    success: bool
+    door_open: bool
+    message: str
+    reason_code: str | None
+
+
 #: Opens one gateway locker through the lock-controller driver (the gateway's open rule).
-Opener = Callable[[int], Awaitable[OpenOutcome]]
+Opener = Callable[[int], Awaitable[OpenedDoor]]
 
 LOCKER_EMPTY = "LOCKER_EMPTY"
 LOCKER_OCCUPIED = "LOCKER_OCCUPIED"
@@ -132,7 +140,7 @@ class TowerService:
                 return claims, row.gateway_locker_id
         raise refusal
 
-    def _opened(self, claims: TokenClaims, gateway_id: int, outcome: OpenOutcome) -> None:
+    def _opened(self, claims: TokenClaims, gateway_id: int, outcome: OpenedDoor) -> None:
         with self.db.write() as conn:
             if not outcome.success:
                 # The door stayed shut: give the token back so the user can try again.

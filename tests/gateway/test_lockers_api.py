@@ -34,7 +34,7 @@ def test_locker_details_and_config(client: TestClient) -> None:
     assert client.get("/lockers/abc").status_code == 400
     cfg = client.get("/lockers/14/config").json()
     assert cfg["bankId"] == 2 and cfg["bankLockerNumber"] == 2 and cfg["channel"] == 2
-    assert cfg["controllerId"] == "bank-b" and cfg["controllerProtocol"] == "simulated"
+    assert cfg["controllerId"] == "bank-b" and cfg["controllerProtocol"] == "kerong"
     assert cfg["lockerType"]["slug"] == "small" and cfg["lockerType"]["heightInches"] == 8
     assert cfg["attributes"] == ["high"]
     assert client.get("/lockers/99/config").status_code == 404

@@ -27,7 +27,7 @@ def test_demo_site_has_three_banks_and_enough_lockers() -> None:
     assert len(site.spec.banks) == 3 and len(site.lockers) >= 30
     assert {t.slug for t in site.type_specs} == {"small", "medium", "large"}
     assert set(site.attribute_bits) == {"low", "high"}
-    assert all(c.protocol == "simulated" for c in site.controllers)
+    assert {(c.protocol, c.url) for c in site.controllers} == {("kerong", "sim://demo")}
 
 
 def test_lockers_are_derived_from_bank_types(tmp_path: Path) -> None:

@@ -61,3 +61,6 @@ def rig(db_url: str, clock: FakeClock) -> Rig:
     service = TowerService(Database(db_url), identity, opener, clock)
     service.install()
     return Rig(service, controller, cloud_key, clock)
+
+# the gateway's app fixture, for the tower's HTTP interface on a provisioned gateway
+from tests.gateway.conftest import gateway_factory  # noqa: E402, F401

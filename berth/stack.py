@@ -1,0 +1,180 @@
+"""The local stack: cloud + gateway (provisioned as a demo partner's tower) + simulated boards.
+
+``berth up`` runs it in the foreground; ``berth demo`` and the end-to-end tests start it in the
+background. Each service runs in its own process, as in production; the boards are byte-level
+simulators behind a pty inside the gateway process (the demo site's ``sim://`` buses).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from berth.settings import Settings
+
+STACK_FILE = "stack.json"
+TOWER_DIR = "tower"
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """What a client needs to use a running stack; written to ``data_dir/stack.json`` (0600)."""
+
+    cloud_url: str
+    gateway_url: str
+    tower_id: str
+    client_id: str
+    client_secret: str
+    gateway_api_key: str
+    operator_client_id: str
+    operator_client_secret: str
+
+    def save(self, path: Path) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(asdict(self), fh, indent=2)
+
+    @classmethod
+    def load(cls, path: Path) -> StackInfo:
+        return cls(**json.loads(path.read_text()))
+
+
+def prepare(settings: Settings, cloud_url: str, gateway_url: str) -> StackInfo:
+    """Seed the demo partner and provision the demo site as its tower (once), in-process."""
+    from berth.cloud.app import build_service
+    from berth.cloud.config import CloudConfig
+    from berth.cloud.seed import seed_demo
+    from berth.gateway.auth import resolve_api_key
+    from berth.gateway.site import load_site
+    from berth.tower.identity import IDENTITY_FILE, TowerIdentity
+    from berth.tower.provision import provision_tower, site_lockers
+
+    service = build_service(CloudConfig.from_settings(settings))
+    try:
+        world = seed_demo(service)
+        keys = settings.data_dir / TOWER_DIR
+        if (keys / IDENTITY_FILE).exists():
+            identity = TowerIdentity.load(keys)
+        else:
+            identity = provision_tower(service, "demo", "Berth demo site",
+                                       site_lockers(load_site(settings.site_file)),
+                                       cloud_url=cloud_url)
+            identity.save(keys)
+    finally:
+        service.db.dispose()
+    api_key, _ = resolve_api_key(settings.gateway_api_key, settings.data_dir)
+    demo, operator = world["partners"]["demo"], world["operator"]
+    return StackInfo(cloud_url, gateway_url, identity.tower_id, demo["client_id"],
+                     demo["client_secret"], api_key, operator["client_id"],
+                     operator["client_secret"])
+
+
+class Stack:
+    """Starts and stops the two service processes of a local stack."""
+
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", cloud_port: int = 8000,
+                 gateway_port: int = 8080, quiet: bool = False) -> None:
+        self.settings = settings
+        self.host = host
+        self.cloud_port = cloud_port
+        self.gateway_port = gateway_port
+        self.quiet = quiet
+        self.cloud_url = f"http://{host}:{cloud_port}"
+        self.gateway_url = f"http://{host}:{gateway_port}"
+        self.info: StackInfo | None = None
+        self.cloud: subprocess.Popen[bytes] | None = None
+        self.gateway: subprocess.Popen[bytes] | None = None
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["BERTH_DATA_DIR"] = str(self.settings.data_dir.resolve())
+        env["BERTH_MDNS"] = "false"
+        return env
+
+    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        berth = str(Path(sys.executable).parent / "berth")
+        log = self.settings.data_dir / f"{args[0]}.log"
+        out: Any = subprocess.DEVNULL if self.quiet else None
+        if self.quiet:
+            out = log.open("ab")
+        return subprocess.Popen([berth, *args], env=self._env(), stdout=out,
+                                stderr=subprocess.STDOUT if self.quiet else None)
+
+    def start(self, timeout: float = 60.0) -> StackInfo:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.info = prepare(self.settings, self.cloud_url, self.gateway_url)
+        self.info.save(self.settings.data_dir / STACK_FILE)
+        self.start_cloud(timeout)
+        self.gateway = self._spawn(
+            "gateway", "serve", "--host", self.host, "--port", str(self.gateway_port),
+            "--tower-keys", str(self.settings.data_dir / TOWER_DIR), "--cloud", self.cloud_url,
+            "--no-mdns")
+        _wait_ready(self.gateway_url + "/health", self.gateway, timeout)
+        return self.info
+
+    def start_cloud(self, timeout: float = 60.0) -> None:
+        self.cloud = self._spawn("cloud", "serve", "--host", self.host,
+                                 "--port", str(self.cloud_port))
+        _wait_ready(self.cloud_url + "/openapi.json", self.cloud, timeout)
+
+    def stop_cloud(self) -> None:
+        _stop(self.cloud)
+        self.cloud = None
+
+    def stop(self) -> None:
+        _stop(self.gateway)
+        _stop(self.cloud)
+        self.gateway = self.cloud = None
+
+    def alive(self) -> bool:
+        return all(p is not None and p.poll() is None for p in (self.cloud, self.gateway))
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)  # any answer: the server is up (health may say degraded)
+            return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not ready after {timeout} s")
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def running(info: StackInfo) -> bool:
+    """Whether both services of a stack answer."""
+    try:
+        httpx.get(info.cloud_url + "/openapi.json", timeout=2)
+        httpx.get(info.gateway_url + "/health", timeout=2)
+    except httpx.HTTPError:
+        return False
+    return True

@@ -1,0 +1,68 @@
+"""Make a running gateway a cloud tower: tower service, door listener, and cloud sync."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.concurrency import run_in_threadpool
+
+from berth.hardware.watcher import DoorEvent, DoorEventKind
+from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient
+from berth.tower.identity import TowerIdentity
+from berth.tower.service import OpenedDoor, TowerService
+from berth.tower.sync import CloudSync
+
+log = logging.getLogger("berth.tower")
+
+
+class GatewayTower:
+    """The tower part of one gateway; the gateway's lifespan runs ``running()``."""
+
+    def __init__(self, gateway: object, identity: TowerIdentity, sync_interval: float = 2.0
+                 ) -> None:
+        from berth.gateway.service import GatewayService
+
+        assert isinstance(gateway, GatewayService)
+        self.gateway = gateway
+
+        async def opener(gateway_locker_id: int) -> OpenedDoor:
+            return await gateway.open_locker(gateway_locker_id, source="tower")
+
+        self.service = TowerService(gateway.db, identity, opener, gateway.clock)
+        self.sync_interval = sync_interval
+        self.sync: CloudSync | None = None
+        gateway.door_listeners.append(self.on_door)
+
+    def on_door(self, event: DoorEvent, locker_id: int | None) -> None:
+        if locker_id is None:
+            return
+        if event.kind is DoorEventKind.DOOR_CLOSED:
+            self.service.door_closed(locker_id)
+        elif event.kind is DoorEventKind.DOOR_FORCED_OPEN:
+            self.service.door_forced(locker_id)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        await run_in_threadpool(self.service.install)
+        link = self.service.identity.cloud
+        task = None
+        client = None
+        if link is not None:
+            client = AsyncCloudClient(link.url, link.client_id, link.client_secret,
+                                      scope=TOWER_ACCESS, clock=self.gateway.clock)
+            self.sync = CloudSync(self.service, client, interval=self.sync_interval)
+            task = asyncio.create_task(self.sync.run(), name="berth-tower-sync")
+            log.info("tower %s syncs with %s", self.service.identity.tower_id, link.url)
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if client is not None:
+                await client.aclose()

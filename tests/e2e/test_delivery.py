@@ -1,0 +1,85 @@
+"""The guide's whole delivery over real HTTP: a cloud process, a gateway process provisioned as
+its tower, and byte-level simulated boards behind a pty inside the gateway."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from berth.demo import run_delivery, wait_for_state
+from berth.sdk import BerthApiError
+from berth.sdk.cloud import CloudClient
+from berth.sdk.gateway import GatewayClient
+from berth.settings import Settings
+from berth.stack import Stack, StackInfo
+
+
+@pytest.fixture
+def stack(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Stack]:
+    running = Stack(Settings(data_dir=tmp_path), cloud_port=free_port(),
+                    gateway_port=free_port(), quiet=True)
+    running.start()
+    yield running
+    running.stop()
+
+
+def clients(info: StackInfo) -> tuple[CloudClient, GatewayClient]:
+    return (CloudClient(info.cloud_url, info.client_id, info.client_secret),
+            GatewayClient(info.gateway_url, info.gateway_api_key))
+
+
+def test_whole_delivery_follows_every_state(stack: Stack) -> None:
+    assert stack.info is not None
+    partner, tower = clients(stack.info)
+    seen: list[str] = []
+    report = run_delivery(partner, tower, stack.info.tower_id, door_timeout=30,
+                          trace=lambda step, detail: seen.append(step))
+    assert report.states == ["reserved", "rented", "occupied", "available"]
+    assert seen.count("open at the tower") == 2
+    # the gateway logged both openings of that door through the real driver
+    logs = tower.logs(locker_id=report.gateway_locker_id, limit=200)
+    assert sum(1 for e in logs if "open" in e.event.lower()) >= 2
+
+
+def test_offline_dropoff_reaches_the_cloud_once_it_is_back(stack: Stack) -> None:
+    assert stack.info is not None
+    partner, tower = clients(stack.info)
+    tower_id = stack.info.tower_id
+    locker = next(lk for lk in partner.list_lockers(tower_id) if lk.status.id == 1)
+    token = partner.create_dropoff_token(tower_id, locker.id, duration=3000)
+
+    stack.stop_cloud()
+    opened = tower.tower_open(token.payload, token.payload_auth)  # the site has no internet
+    assert opened.success
+    deadline = time.monotonic() + 30
+    while not any(e["type"] == "dropoff_token_used"
+                  for e in tower.tower_events(0, 500).events):
+        assert time.monotonic() < deadline, "the door never closed"
+        time.sleep(0.2)
+
+    stack.start_cloud()
+    assert wait_for_state(partner, tower_id, locker.id, "occupied", timeout=30) == "occupied"
+    # every event arrived exactly once
+    events = tower.tower_events(0, 500).events
+    used = [e for e in events if e["type"] == "dropoff_token_used"]
+    assert len(used) == 1
+
+
+def test_security_refusals_move_no_door(stack: Stack) -> None:
+    assert stack.info is not None
+    partner, tower = clients(stack.info)
+    tower_id = stack.info.tower_id
+    locker = next(lk for lk in partner.list_lockers(tower_id) if lk.status.id == 1)
+    token = partner.create_dropoff_token(tower_id, locker.id, duration=3000)
+    flipped = bytearray.fromhex(token.payload)
+    flipped[-1] ^= 0x01
+    with pytest.raises(BerthApiError) as refused:
+        tower.tower_open(flipped.hex(), token.payload_auth)
+    assert refused.value.status == 403 and refused.value.code == "AUTH_SIGNATURE"
+    before = partner.get_locker(tower_id, locker.id).status.name
+    assert before == "rented"
+    events = tower.tower_events(0, 500).events
+    assert not any(e["type"] == "locker_opened" for e in events)

@@ -1,0 +1,103 @@
+"""``/tower/*`` on a provisioned gateway: the phone's interface, with its own credentials."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+
+from berth.domain.tokens import SigningKey, TokenClaims, TokenKind, sign_token, verify_event
+from berth.tower.identity import TowerIdentity
+from tests.gateway.conftest import API_KEY
+from tests.tower.conftest import TOWER
+
+CLOUD_KEY = SigningKey.generate("k1")
+
+
+def token(locker_id: int, kind: TokenKind, tower: str = TOWER):  # type: ignore[no-untyped-def]
+    now = int(time.time())
+    claims = TokenClaims(tower, locker_id, kind, secrets.token_hex(16), now - 5, now + 600,
+                         "k1", 0)
+    return sign_token(claims, CLOUD_KEY)
+
+
+@pytest.fixture
+def identity() -> TowerIdentity:
+    return TowerIdentity(TOWER, Ed25519PrivateKey.generate(), {"k1": CLOUD_KEY.public},
+                         lockers={901: (7, 0), 902: (8, 0)})
+
+
+@pytest.fixture
+def gateway(gateway_factory: Callable[..., TestClient], sqlite_url: str,
+            identity: TowerIdentity) -> TestClient:
+    return gateway_factory(sqlite_url, tower=identity)
+
+
+def wait_for(client: TestClient, event_type: str, timeout: float = 5.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        events = client.get("/tower/events", headers={"X-API-Key": API_KEY}).json()["events"]
+        if any(e["type"] == event_type for e in events) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.05)
+
+
+def test_token_opens_its_door_and_the_closing_is_reported(gateway: TestClient,
+                                                          identity: TowerIdentity) -> None:
+    drop = token(901, TokenKind.DROPOFF)
+    answer = gateway.post("/tower/open", json={"payload": drop.payload,
+                                               "payload_auth": drop.payload_auth})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["success"] and body["gatewayLockerId"] == 7 and body["lockerId"] == 901
+    events = wait_for(gateway, "dropoff_token_used")  # simulated doors close after 0.3 s
+    used = [e for e in events if e["type"] == "dropoff_token_used"]
+    assert [e["token_id"] for e in used] == [drop.claims.token_id]
+    public = identity.private_key.public_key()
+    assert all(verify_event(e, public) for e in events)
+    # the gateway's own log saw the opening through its driver
+    logs = gateway.get("/system/logs", params={"lockerId": 7},
+                       headers={"X-API-Key": API_KEY}).json()
+    assert logs
+
+
+def test_refused_token_is_403_with_the_verifier_code(gateway: TestClient) -> None:
+    foreign = token(901, TokenKind.DROPOFF, tower="1111222233334444")
+    answer = gateway.post("/tower/open", json={"payload": foreign.payload,
+                                               "payload_auth": foreign.payload_auth})
+    assert answer.status_code == 403 and answer.json()["error"] == "AUTH_TOWER_ID"
+    bad = gateway.post("/tower/open", json={"payload": "zz", "payload_auth": "00"})
+    assert bad.status_code == 400 and bad.json()["error"] == "VALIDATION_ERROR"
+
+
+def test_events_need_the_api_key_or_a_current_tower_token(gateway: TestClient) -> None:
+    assert gateway.get("/tower/events").status_code == 401
+    assert gateway.get("/tower/events", headers={"X-Tower-Token": "ab.cd"}).status_code == 403
+    session = token(902, TokenKind.PICKUP)
+    answer = gateway.get("/tower/events",
+                         headers={"X-Tower-Token": f"{session.payload}.{session.payload_auth}"})
+    assert answer.status_code == 200
+    other = token(902, TokenKind.PICKUP, tower="1111222233334444")
+    assert gateway.get("/tower/events", headers={
+        "X-Tower-Token": f"{other.payload}.{other.payload_auth}"}).status_code == 403
+
+
+def test_relayed_release_command_applies_once(gateway: TestClient) -> None:
+    release = token(902, TokenKind.RELEASE)
+    command = {"id": 3, "kind": "release_token", "payload": release.payload,
+               "payload_auth": release.payload_auth}
+    first = gateway.post("/tower/commands", json={"commands": [command]}).json()
+    again = gateway.post("/tower/commands", json={"commands": [command]}).json()
+    assert first["results"][0]["outcome"] == "applied"
+    assert again["results"][0]["outcome"] == "duplicate"
+
+
+def test_unprovisioned_gateway_says_so(gateway_factory: Callable[..., TestClient],
+                                      sqlite_url: str) -> None:
+    plain = gateway_factory(sqlite_url)
+    answer = plain.post("/tower/open", json={"payload": "00", "payload_auth": "00"})
+    assert answer.status_code == 404 and answer.json()["error"] == "TOWER_NOT_PROVISIONED"
