@@ -42,7 +42,9 @@ def serve(
 
     st = get_settings()
     application = create_app(CloudConfig.from_settings(db_url=db))
-    uvicorn.run(application, host=host or st.cloud_host, port=port or st.cloud_port)
+    host, port = host or st.cloud_host, port or st.cloud_port
+    typer.echo(f"Berth Cloud API at http://{host}:{port}  (interactive docs: /docs)")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 @partners.command("create")

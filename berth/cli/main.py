@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +39,8 @@ def up(
     from berth.stack import Stack
 
     stack = Stack(get_settings(), host, cloud_port, gateway_port)
+    # a plain `kill` must stop the services too, not orphan them
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         info = stack.start()
         table = Table(title="Berth is up", show_header=False)
