@@ -86,9 +86,45 @@ def seed(
 
 
 @towers.command("provision")
-def towers_provision(tower_id: str, db: str | None = DbOption) -> None:
-    """Print what to load into a tower: its private key and the cloud's public keys."""
-    typer.echo(json.dumps(_service(db).provisioning(tower_id).model_dump(), indent=2))
+def towers_provision(
+    tower_id: str | None = typer.Argument(None, help="An existing tower: print its keys as JSON."),
+    gateway: str | None = typer.Option(None, help="Create a tower mirroring this gateway's "
+                                       "lockers (its URL)."),
+    gateway_key: str | None = typer.Option(None, envvar="BERTH_GATEWAY_API_KEY",
+                                           help="The gateway's API key."),
+    site: Path | None = typer.Option(None, help="Or mirror the lockers of this site file."),
+    partner: str | None = typer.Option(None, help="The partner the new tower is assigned to."),
+    name: str = typer.Option("Berth tower", help="The new tower's name."),
+    out: Path = typer.Option(Path("tower-keys"), help="Where to write the tower keys (for "
+                             "`berth gateway serve --tower-keys`)."),
+    cloud_url: str | None = typer.Option(None, help="Give the gateway a client of the partner "
+                                         "so it syncs with this cloud by itself."),
+    db: str | None = DbOption,
+) -> None:
+    """Print an existing tower's keys, or create a tower for a gateway and write its keys."""
+    if gateway is None and site is None:
+        if tower_id is None:
+            raise typer.BadParameter("give a TOWER_ID, or --gateway URL / --site FILE")
+        typer.echo(json.dumps(_service(db).provisioning(tower_id).model_dump(), indent=2))
+        return
+    if partner is None:
+        raise typer.BadParameter("--partner NAME: who the new tower belongs to")
+    from berth.tower.provision import gateway_lockers, provision_tower, site_lockers
+
+    if gateway is not None:
+        if not gateway_key:
+            raise typer.BadParameter("--gateway-key (or BERTH_GATEWAY_API_KEY) is needed")
+        lockers = gateway_lockers(gateway, gateway_key)
+    else:
+        from berth.gateway.site import load_site
+
+        lockers = site_lockers(load_site(site))
+    identity = provision_tower(_service(db), partner, name, lockers, cloud_url=cloud_url,
+                               tower_id=tower_id)
+    identity.save(out)
+    Console().print(f"Tower [bold]{identity.tower_id}[/bold] for {partner}: "
+                    f"{len(identity.lockers)} lockers; keys written to {out}. Start the gateway "
+                    f"with `berth gateway serve --tower-keys {out}`.")
 
 
 @keys.command("rotate")

@@ -74,3 +74,19 @@ def site_lockers(site: Site) -> list[GatewayLocker]:
                           (types[lk.type_id].width, types[lk.type_id].height,
                            types[lk.type_id].depth))
             for lk in site.lockers]
+
+
+def gateway_lockers(url: str, api_key: str) -> list[GatewayLocker]:
+    """A running gateway's lockers, read through its API."""
+    from berth.sdk.gateway import GatewayClient
+
+    with GatewayClient(url, api_key) as gateway:
+        types = {t.locker_type_id: t for t in gateway.list_locker_types()}
+        found: list[GatewayLocker] = []
+        while page := gateway.list_lockers(limit=1000, offset=len(found)):
+            for lk in page:
+                kind = types[lk.locker_type.locker_type_id]
+                found.append(GatewayLocker(lk.locker_id, kind.slug, tuple(lk.attributes),
+                                           (kind.width_inches, kind.height_inches,
+                                            kind.depth_inches)))
+        return found
