@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     open_retry_gap: float = 1.0
     open_all_gap: float = 0.25
     door_poll_interval: float = 0.5
-    sim_door_close_after: float = 5.0
+    tower_sync_interval: float = Field(2.0, description="Seconds between a tower's cloud syncs.")
 
     # Cloud (partner-facing service)
     cloud_database_url: str | None = Field(None, description="Cloud database; default SQLite.")

@@ -72,7 +72,8 @@ def create_app(config: GatewayConfig) -> FastAPI:
     service = GatewayService(config)
     auth = ApiKeyAuth(config.api_key)
 
-    tower = GatewayTower(service, config.tower) if config.tower else None
+    tower = (GatewayTower(service, config.tower, config.tower_sync_interval)
+             if config.tower else None)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -29,6 +29,7 @@ class GatewayConfig:
     port: int = 8080
     max_batch: int = 128
     tower: TowerIdentity | None = None  # provisioned as a cloud tower (berth.tower)
+    tower_sync_interval: float = 2.0
 
     @classmethod
     def from_settings(cls, settings: Settings, *, db_url: str | None = None,
@@ -47,6 +48,7 @@ class GatewayConfig:
                               retry_gap=settings.open_retry_gap),
             open_all_gap=settings.open_all_gap,
             door_poll_interval=settings.door_poll_interval,
+            tower_sync_interval=settings.tower_sync_interval,
             mdns=settings.mdns if mdns is None else mdns,
             host=host or settings.gateway_host,
             port=port or settings.gateway_port,
