@@ -146,3 +146,15 @@ def test_release_that_a_dropoff_overtook_is_refused(rig: Rig) -> None:
     result = rig.service.apply_command(9, release.payload, release.payload_auth)
     assert result.outcome == "refused" and result.code == "LOCKER_OCCUPIED"
     assert rig.service.locker_state(101)["occupied"] is True
+
+
+def test_migrations_match_the_tables(rig: Rig) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from berth.tower.tables import metadata
+
+    with rig.service.db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": "alembic_version_tower"})
+        diff = compare_metadata(context, metadata)
+    assert diff == []
