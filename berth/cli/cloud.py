@@ -128,10 +128,15 @@ def towers_provision(
 
 
 @keys.command("rotate")
-def keys_rotate() -> None:
-    """Add a new signing key; new tokens use it, tokens signed by older keys stay valid."""
+def keys_rotate(db: str | None = DbOption) -> None:
+    """Add a new signing key and announce it to every tower; older tokens stay valid.
+
+    Restart the cloud's servers afterwards: they sign with the newest key they loaded.
+    """
     from berth.cloud.keys import KeyRing
     from berth.settings import get_settings
 
     ring = KeyRing.rotate(Path(get_settings().data_dir) / "cloud-keys")
-    typer.echo(f"current key: {ring.current.key_id} (all: {', '.join(ring.keys)})")
+    told = _service(db).announce_keys()
+    typer.echo(f"current key: {ring.current.key_id} (all: {', '.join(ring.keys)}); "
+               f"announced to {told} tower(s) as a cloud_keys command")

@@ -160,7 +160,7 @@ class EventBatchResult(BaseModel):
 
 class Command(BaseModel):
     id: int
-    kind: Literal["release_token"]
+    kind: Literal["release_token", "cloud_keys"]
     locker_id: int | None
     token_id: str | None
     payload: str | None

@@ -44,7 +44,14 @@ from berth.domain.lifecycle import (
     effective_state,
     next_state,
 )
-from berth.domain.tokens import TokenClaims, TokenKind, TokenRefused, sign_token, verify_event
+from berth.domain.tokens import (
+    TokenClaims,
+    TokenKind,
+    TokenRefused,
+    sign_key_announcement,
+    sign_token,
+    verify_event,
+)
 from berth.storage import Database
 
 LOCKER_TYPES = {1: "small", 2: "medium", 3: "large", 4: "xlarge"}
@@ -404,6 +411,26 @@ class CloudService:
         except IntegrityError as exc:
             raise Conflict("TOWER_EXISTS", f"Tower {tid} exists.") from exc
         return s.Tower(id=tid, name=name, created_at=now)
+
+    def announce_keys(self) -> int:
+        """Queue the cloud's public keys for every tower, signed by the key before the newest.
+
+        Towers trust that key already, so a rotation reaches them through the normal command
+        relay; returns how many towers were told.
+        """
+        keys = list(self.keyring.keys.values())
+        signer = keys[-2] if len(keys) > 1 else keys[-1]
+        now = self.clock()
+        issued = int(now.timestamp())
+        public = self.keyring.public_keys()
+        with self.db.write() as conn:
+            towers_ = store.all_towers(conn)
+            for tower in towers_:
+                payload, auth_hex = sign_key_announcement(tower["id"], public, issued, signer)
+                store.insert_row(conn, commands, dict(
+                    tower_id=tower["id"], kind="cloud_keys", locker_id=None, token_id=None,
+                    payload=payload, payload_auth=auth_hex, created_at=now))
+        return len(towers_)
 
     def all_towers(self) -> list[s.Tower]:
         with self.db.read() as conn:

@@ -234,3 +234,47 @@ def verify_event(event: Mapping[str, Any], public: Ed25519PublicKey) -> dict[str
     except (InvalidSignature, ValueError) as exc:
         raise TokenRefused(EVENT_SIGNATURE, "event signature does not match") from exc
     return {k: v for k, v in event.items() if k != "signature"}
+
+
+# ---- cloud key announcements ----------------------------------------------------------------
+#
+# After the cloud rotates its signing key, each tower must learn the new public key before tokens
+# signed by it can open anything. The cloud queues a ``cloud_keys`` command per tower: the CBOR
+# array ``[1, "cloud_keys", tower_id(8 bytes), issued, signer_key_id, {key_id: raw public key}]``
+# signed by a key the tower already trusts (the previous one), so trust passes along the chain of
+# rotations and a tower several rotations behind catches up by applying them in order.
+
+KEYS_MARKER = "cloud_keys"
+
+
+def sign_key_announcement(tower_id: str, keys: Mapping[str, Ed25519PublicKey], issued: int,
+                          signer: SigningKey) -> tuple[str, str]:
+    """Return hex ``(payload, payload_auth)`` announcing ``keys`` to one tower."""
+    raw = cbor2.dumps([PAYLOAD_VERSION, KEYS_MARKER, bytes.fromhex(tower_id), issued,
+                       signer.key_id, {kid: k.public_bytes_raw() for kid, k in keys.items()}],
+                      canonical=True)
+    return raw.hex(), signer.private.sign(raw).hex()
+
+
+def verify_key_announcement(payload: str, payload_auth: str, tower_id: str,
+                            known: Mapping[str, Ed25519PublicKey]) -> dict[str, Ed25519PublicKey]:
+    """The announced keys, if a key the tower already trusts signed them for this tower."""
+    raw, sig = _unhex(payload, "payload"), _unhex(payload_auth, "payload_auth")
+    try:
+        version, marker, tower, _issued, signer, keys = cbor2.loads(raw)
+        announced = {str(kid): Ed25519PublicKey.from_public_bytes(pub)
+                     for kid, pub in keys.items()}
+    except Exception as exc:  # wrong shape, bad CBOR, bad key bytes
+        raise TokenRefused(MSG_MALFORMED, "not a key announcement") from exc
+    if version != PAYLOAD_VERSION or marker != KEYS_MARKER or not isinstance(tower, bytes):
+        raise TokenRefused(MSG_MALFORMED, "not a key announcement")
+    public = known.get(signer)
+    if public is None:
+        raise TokenRefused(AUTH_KEY_INVALID, f"announcement signed by unknown key {signer!r}")
+    try:
+        public.verify(sig, raw)
+    except InvalidSignature as exc:
+        raise TokenRefused(AUTH_SIGNATURE, "announcement signature does not match") from exc
+    if tower.hex() != tower_id.lower():
+        raise TokenRefused(AUTH_TOWER_ID, "announcement is for another tower")
+    return announced

@@ -25,7 +25,7 @@ from berth.tower.schemas import (
     TowerOpenRequest,
     TowerOpenResponse,
 )
-from berth.tower.service import TowerService
+from berth.tower.service import COMMAND_UNSUPPORTED, TowerService
 
 router = APIRouter(prefix="/tower", tags=["Tower"])
 REFUSED = {403: {"model": Error, "description": "The token was refused; no door moved."}}
@@ -83,14 +83,14 @@ async def events(
 
 @router.post("/commands", response_model=CommandOutcomes)
 async def commands(body: RelayedCommands, tower: Tower) -> CommandOutcomes:
-    """Apply cloud commands (release tokens) relayed by a phone; each acts once."""
+    """Apply cloud commands (release tokens, key announcements) relayed by a phone, once each."""
     results = []
     for command in body.commands:
-        if command.kind != "release_token" or not (command.payload and command.payload_auth):
+        if not (command.payload and command.payload_auth):
             results.append(CommandOutcome(id=command.id, outcome="refused",
-                                          code="COMMAND_UNSUPPORTED"))
+                                          code=COMMAND_UNSUPPORTED))
             continue
         done = await anyio.to_thread.run_sync(tower.apply_command, command.id, command.payload,
-                                              command.payload_auth)
+                                              command.payload_auth, command.kind)
         results.append(CommandOutcome(id=command.id, outcome=done.outcome, code=done.code))
     return CommandOutcomes(results=results)

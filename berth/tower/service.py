@@ -15,13 +15,27 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, insert, select, update
 
 from berth.clock import Clock, utcnow
-from berth.domain.tokens import TokenClaims, TokenKind, TokenRefused, sign_event, verify
+from berth.domain.tokens import (
+    TokenClaims,
+    TokenKind,
+    TokenRefused,
+    sign_event,
+    verify,
+    verify_key_announcement,
+)
 from berth.storage import Database, migrate
 from berth.tower.identity import TowerIdentity
-from berth.tower.tables import tower_commands, tower_events, tower_lockers, tower_state
+from berth.tower.tables import (
+    tower_cloud_keys,
+    tower_commands,
+    tower_events,
+    tower_lockers,
+    tower_state,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_tower"
@@ -40,6 +54,9 @@ Opener = Callable[[int], Awaitable[OpenedDoor]]
 
 LOCKER_EMPTY = "LOCKER_EMPTY"
 LOCKER_OCCUPIED = "LOCKER_OCCUPIED"
+COMMAND_UNSUPPORTED = "COMMAND_UNSUPPORTED"
+RELEASE_COMMAND = "release_token"
+KEYS_COMMAND = "cloud_keys"
 TOKEN_KIND_INVALID = "TOKEN_KIND_INVALID"
 
 
@@ -90,6 +107,13 @@ class TowerService:
     def _now(self) -> int:
         return int(self.clock().timestamp())
 
+    def cloud_keys(self, conn: Connection) -> dict[str, Ed25519PublicKey]:
+        """The cloud keys this tower trusts: provisioned ones plus those announced since."""
+        keys = dict(self.identity.cloud_keys)
+        for row in conn.execute(select(tower_cloud_keys.c.key_id, tower_cloud_keys.c.public_key)):
+            keys.setdefault(row.key_id, Ed25519PublicKey.from_public_bytes(row.public_key))
+        return keys
+
     # ---- opening with a token -------------------------------------------------------------
 
     async def open_with_token(self, payload: str, payload_auth: str) -> OpenResult:
@@ -106,8 +130,9 @@ class TowerService:
 
     def check_session(self, payload: str, payload_auth: str) -> TokenClaims:
         """A phone proves it may read this tower's log with any current token for this tower."""
-        return verify(payload, payload_auth, self.identity.tower_id, self._now(),
-                      self.identity.cloud_keys, 0)
+        with self.db.read() as conn:
+            keys = self.cloud_keys(conn)
+        return verify(payload, payload_auth, self.identity.tower_id, self._now(), keys, 0)
 
     def _admit(self, payload: str, payload_auth: str) -> tuple[TokenClaims, int]:
         refusal: TokenRefused
@@ -115,7 +140,7 @@ class TowerService:
             rows = {r.locker_id: r for r in conn.execute(select(tower_lockers))}
             try:
                 claims = verify(payload, payload_auth, self.identity.tower_id, self._now(),
-                                self.identity.cloud_keys,
+                                self.cloud_keys(conn),
                                 {cid: r.generation for cid, r in rows.items()})
                 row = rows[claims.locker_id]
                 if claims.kind is TokenKind.RELEASE:
@@ -188,16 +213,23 @@ class TowerService:
 
     # ---- cloud commands -------------------------------------------------------------------
 
-    def apply_command(self, command_id: int, payload: str, payload_auth: str) -> CommandResult:
-        """Apply a relayed release token once: bump the generation, free the locker."""
+    def apply_command(self, command_id: int, payload: str, payload_auth: str,
+                      kind: str = RELEASE_COMMAND) -> CommandResult:
+        """Apply a relayed cloud command once: a release token, or new cloud keys."""
         with self.db.write() as conn:
             if conn.execute(select(tower_commands.c.command_id).where(
                     tower_commands.c.command_id == command_id)).first():
                 return CommandResult(command_id, "duplicate")
+            if kind == KEYS_COMMAND:
+                return self._learn_keys(conn, command_id, payload, payload_auth)
+            if kind != RELEASE_COMMAND:
+                self._append(conn, "command_refused", None, command_id=command_id,
+                             code=COMMAND_UNSUPPORTED, reason=f"unknown command kind {kind!r}")
+                return CommandResult(command_id, "refused", COMMAND_UNSUPPORTED)
             rows = {r.locker_id: r for r in conn.execute(select(tower_lockers))}
             try:
                 claims = verify(payload, payload_auth, self.identity.tower_id, self._now(),
-                                self.identity.cloud_keys,
+                                self.cloud_keys(conn),
                                 {cid: r.generation for cid, r in rows.items()})
                 if claims.kind is not TokenKind.RELEASE:
                     raise TokenRefused(TOKEN_KIND_INVALID, "only release tokens are commands")
@@ -218,6 +250,26 @@ class TowerService:
             self._append(conn, "release_token_set", claims.locker_id, token_id=claims.token_id)
             self._append(conn, "command_applied", claims.locker_id, command_id=command_id)
             return CommandResult(command_id, "applied")
+
+    def _learn_keys(self, conn: Connection, command_id: int, payload: str,
+                    payload_auth: str) -> CommandResult:
+        known = self.cloud_keys(conn)
+        try:
+            announced = verify_key_announcement(payload, payload_auth, self.identity.tower_id,
+                                                known)
+        except TokenRefused as refused:
+            self._append(conn, "command_refused", None, command_id=command_id,
+                         code=refused.code, reason=str(refused))
+            return CommandResult(command_id, "refused", refused.code)
+        learned = sorted(set(announced) - set(known))
+        for kid in learned:
+            conn.execute(insert(tower_cloud_keys).values(
+                key_id=kid, public_key=announced[kid].public_bytes_raw(), learned_at=self._now()))
+        conn.execute(insert(tower_commands).values(command_id=command_id,
+                                                   applied_at=self._now()))
+        self._append(conn, "cloud_keys_learned", None, key_ids=learned)
+        self._append(conn, "command_applied", None, command_id=command_id)
+        return CommandResult(command_id, "applied")
 
     # ---- the event log --------------------------------------------------------------------
 

@@ -57,10 +57,11 @@ class CloudSync:
         answer = await self.cloud.get_commands(self.tower.identity.tower_id)
         applied = 0
         for command in answer.commands:
-            if command.kind != "release_token" or not (command.payload and command.payload_auth):
+            if not (command.payload and command.payload_auth):
                 continue
             result = await anyio.to_thread.run_sync(
-                self.tower.apply_command, command.id, command.payload, command.payload_auth)
+                self.tower.apply_command, command.id, command.payload, command.payload_auth,
+                command.kind)
             applied += result.outcome == "applied"
         return applied
 

@@ -5,7 +5,7 @@ Times are whole Unix seconds, as in the signed events and tokens.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Integer, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -47,4 +47,13 @@ tower_commands = Table(
     metadata,
     Column("command_id", Integer, primary_key=True, autoincrement=False),
     Column("applied_at", Integer, nullable=False),
+)
+
+#: Cloud public keys learned after provisioning (announced by the cloud when it rotates keys).
+tower_cloud_keys = Table(
+    "tower_cloud_keys",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("public_key", LargeBinary, nullable=False),  # raw Ed25519, 32 bytes
+    Column("learned_at", Integer, nullable=False),
 )

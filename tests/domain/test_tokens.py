@@ -167,3 +167,34 @@ def test_unsigned_or_other_towers_event_is_refused() -> None:
         t.verify_event(forged, TOWER_KEY.public_key())
     with pytest.raises(ValueError):
         t.sign_event({"seq": 1}, TOWER_KEY)
+
+
+# ---- cloud key announcements -----------------------------------------------------------------
+
+_TOWER = "0011223344556677"
+
+
+def test_key_announcement_signed_by_a_trusted_key_is_accepted() -> None:
+    old, new = SigningKey.generate("k1"), SigningKey.generate("k2")
+    payload, auth = t.sign_key_announcement(_TOWER, {"k1": old.public, "k2": new.public}, 1, old)
+    keys = t.verify_key_announcement(payload, auth, _TOWER, {"k1": old.public})
+    assert set(keys) == {"k1", "k2"}
+    assert keys["k2"].public_bytes_raw() == new.public.public_bytes_raw()
+
+
+@pytest.mark.parametrize("case", ["unknown signer", "flipped", "other tower", "garbage"])
+def test_key_announcement_refusals(case: str) -> None:
+    old, rogue = SigningKey.generate("k1"), SigningKey.generate("k9")
+    signer = rogue if case == "unknown signer" else old
+    payload, auth = t.sign_key_announcement(_TOWER, {"k9": rogue.public}, 1, signer)
+    tower = "ffffffffffffffff" if case == "other tower" else _TOWER
+    if case == "flipped":
+        raw = bytearray.fromhex(payload)
+        raw[-1] ^= 1
+        payload = raw.hex()
+    if case == "garbage":
+        payload = "00ff"
+    with pytest.raises(TokenRefused) as refused:
+        t.verify_key_announcement(payload, auth, tower, {"k1": old.public})
+    assert refused.value.code == {"unknown signer": "AUTH_KEY_INVALID", "flipped": "AUTH_SIGNATURE",
+                                  "other tower": "AUTH_TOWER_ID", "garbage": "MSG_MALFORMED"}[case]

@@ -158,3 +158,36 @@ def test_migrations_match_the_tables(rig: Rig) -> None:
         context = MigrationContext.configure(conn, opts={"version_table": "alembic_version_tower"})
         diff = compare_metadata(context, metadata)
     assert diff == []
+
+
+def test_announced_cloud_key_opens_doors_after_rotation(rig: Rig) -> None:
+    from berth.domain.tokens import sign_key_announcement
+
+    new = SigningKey.generate("k2")
+    token = rig.token(102, TokenKind.DROPOFF, key=new)
+    assert refused(rig, token) == "AUTH_KEY_INVALID"
+    payload, auth = sign_key_announcement(rig.service.identity.tower_id,
+                                          {"k1": rig.cloud_key.public, "k2": new.public},
+                                          1, rig.cloud_key)
+    assert rig.service.apply_command(20, payload, auth, "cloud_keys").outcome == "applied"
+    assert rig.service.apply_command(20, payload, auth, "cloud_keys").outcome == "duplicate"
+    assert open_(rig, token).success
+    learned = [e for e in rig.events() if e["type"] == "cloud_keys_learned"]
+    assert [e["key_ids"] for e in learned] == [["k2"]]
+
+
+def test_key_announcement_from_an_untrusted_key_is_refused(rig: Rig) -> None:
+    from berth.domain.tokens import sign_key_announcement
+
+    rogue = SigningKey.generate("k7")
+    payload, auth = sign_key_announcement(rig.service.identity.tower_id, {"k7": rogue.public},
+                                          1, rogue)
+    result = rig.service.apply_command(21, payload, auth, "cloud_keys")
+    assert result.outcome == "refused" and result.code == "AUTH_KEY_INVALID"
+    assert refused(rig, rig.token(102, TokenKind.DROPOFF, key=rogue)) == "AUTH_KEY_INVALID"
+
+
+def test_unknown_command_kind_is_refused(rig: Rig) -> None:
+    token = rig.token(102, TokenKind.RELEASE)
+    result = rig.service.apply_command(22, token.payload, token.payload_auth, "reboot")
+    assert result.outcome == "refused" and result.code == "COMMAND_UNSUPPORTED"

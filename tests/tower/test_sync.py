@@ -141,3 +141,27 @@ def test_event_batch_not_signed_by_the_tower_changes_nothing(world: World) -> No
         asyncio.run(world.sync().cloud.push_events(world.tower_id, [forged]))
     assert refused.value.code == "EVENT_SIGNATURE"
     assert world.status(locker) == "rented"
+
+
+def test_key_rotation_reaches_the_tower_through_sync(world: World, tmp_path: Path,
+                                                     clock: FakeClock) -> None:
+    from berth.cloud.keys import KeyRing
+
+    KeyRing.rotate(tmp_path / "cloud-keys")
+    config = CloudConfig(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
+                         clock=clock, sweep_interval=0)
+    rotated = build_service(config)  # a restarted cloud signs with the new key
+    assert rotated.announce_keys() >= 1
+    world.app = create_app(config, rotated)
+    world.partner = CloudClient("http://cloud", world.creds["client_id"],
+                                world.creds["client_secret"], clock=clock,
+                                http=TestClient(world.app, base_url="http://cloud"))
+    locker = world.cloud_locker(2)
+    token = world.partner.create_dropoff_token(world.tower_id, locker, 3000)
+    assert token.key_id == "k2"
+    with pytest.raises(Exception) as before:
+        asyncio.run(world.tower.open_with_token(token.payload, token.payload_auth))
+    assert getattr(before.value, "code", None) == "AUTH_KEY_INVALID"
+    assert asyncio.run(world.sync().sync_once()).applied == 1
+    assert asyncio.run(world.tower.open_with_token(token.payload, token.payload_auth)).success
+    assert asyncio.run(world.sync().sync_once()).applied == 0  # acknowledged, not re-sent
