@@ -265,6 +265,31 @@ class GatewayStore:
                                 .limit(limit).offset(offset)).all()
         return [TransactionRecord.from_row(r) for r in rows], total
 
+    def hold_locker(self, locker_id: int, transaction_id: str, holder: str) -> bool:
+        """Hold one named locker for an outside owner (a cloud parcel) as an open transaction.
+
+        False when the locker is taken or unusable, so local assignment and the outside owner
+        never share a locker. Holding again under the same id is a no-op that answers True.
+        """
+        now = self.clock()
+        with self.db.write() as conn:
+            row = conn.execute(_SELECT_TX, {"tid": transaction_id}).first()
+            if row is not None:
+                return row.released_at is None and row.locker_id == locker_id
+            taken = conn.execute(text(
+                "UPDATE lockers SET occupied = true, updated_at = :now "
+                "WHERE id = :id AND occupied = false RETURNING id"),
+                {"now": now, "id": locker_id}).first()
+            if taken is None:
+                return False
+            conn.execute(_INSERT_TX, {"transaction_id": transaction_id, "locker_id": locker_id,
+                                      "created_at": now, "released_at": None,
+                                      "request": json.dumps({"holder": holder})})
+            self.log_in(conn, "info", "LOCKER_HELD",
+                        f"Locker {locker_id} held for {holder} as {transaction_id}",
+                        locker_id=locker_id, transaction_id=transaction_id)
+        return True
+
     def release_transaction(self, transaction_id: str) -> TransactionRecord | None:
         """Release and free the locker; a released transaction stays (ids are never reused)."""
         tx = t.transactions

@@ -19,6 +19,22 @@ from berth.tower.sync import CloudSync
 log = logging.getLogger("berth.tower")
 
 
+class _GatewayHolder:
+    """Cloud parcels hold their lockers as gateway transactions, so local assignment skips them."""
+
+    def __init__(self, store: object) -> None:
+        from berth.gateway.store import GatewayStore
+
+        assert isinstance(store, GatewayStore)
+        self.store = store
+
+    def hold(self, gateway_locker_id: int, hold_id: str) -> bool:
+        return self.store.hold_locker(gateway_locker_id, hold_id, "a cloud parcel")
+
+    def release(self, hold_id: str) -> None:
+        self.store.release_transaction(hold_id)
+
+
 class GatewayTower:
     """The tower part of one gateway; the gateway's lifespan runs ``running()``."""
 
@@ -32,7 +48,8 @@ class GatewayTower:
         async def opener(gateway_locker_id: int) -> OpenedDoor:
             return await gateway.open_locker(gateway_locker_id, source="tower")
 
-        self.service = TowerService(gateway.db, identity, opener, gateway.clock)
+        self.service = TowerService(gateway.db, identity, opener, gateway.clock,
+                                    holder=_GatewayHolder(gateway.store))
         self.sync_interval = sync_interval
         self.sync: CloudSync | None = None
         gateway.door_listeners.append(self.on_door)

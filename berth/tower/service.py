@@ -52,8 +52,19 @@ class OpenedDoor(Protocol):
 #: Opens one gateway locker through the lock-controller driver (the gateway's open rule).
 Opener = Callable[[int], Awaitable[OpenedDoor]]
 
+
+class Holder(Protocol):
+    """Keeps the gateway's local assignment off lockers that hold a cloud parcel."""
+
+    def hold(self, gateway_locker_id: int, hold_id: str) -> bool:
+        """Hold the locker under ``hold_id``; False when a local transaction has it."""
+
+    def release(self, hold_id: str) -> None:
+        """The cloud parcel is gone: the locker is the gateway's again."""
+
 LOCKER_EMPTY = "LOCKER_EMPTY"
 LOCKER_OCCUPIED = "LOCKER_OCCUPIED"
+LOCKER_BUSY = "SYS_LOCKERS_BUSY"
 COMMAND_UNSUPPORTED = "COMMAND_UNSUPPORTED"
 RELEASE_COMMAND = "release_token"
 KEYS_COMMAND = "cloud_keys"
@@ -81,11 +92,12 @@ class CommandResult:
 
 class TowerService:
     def __init__(self, db: Database, identity: TowerIdentity, opener: Opener,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, holder: Holder | None = None) -> None:
         self.db = db
         self.identity = identity
         self.opener = opener
         self.clock = clock
+        self.holder = holder
 
     # ---- set-up ---------------------------------------------------------------------------
 
@@ -121,9 +133,12 @@ class TowerService:
 
         A door that fails to open is not a refusal: the result says so and the token stays good.
         """
-        claims, gateway_id = await anyio.to_thread.run_sync(self._admit, payload, payload_auth)
+        claims, gateway_id, hold = await anyio.to_thread.run_sync(self._admit, payload,
+                                                                 payload_auth)
+        if hold is not None:
+            await anyio.to_thread.run_sync(self._hold, claims, gateway_id, hold)
         outcome = await self.opener(gateway_id)
-        await anyio.to_thread.run_sync(self._opened, claims, gateway_id, outcome)
+        await anyio.to_thread.run_sync(self._opened, claims, gateway_id, outcome, hold)
         return OpenResult(outcome.success, claims.locker_id, gateway_id, claims.kind.label,
                           claims.token_id, outcome.door_open, outcome.message,
                           outcome.reason_code)
@@ -134,7 +149,8 @@ class TowerService:
             keys = self.cloud_keys(conn)
         return verify(payload, payload_auth, self.identity.tower_id, self._now(), keys, 0)
 
-    def _admit(self, payload: str, payload_auth: str) -> tuple[TokenClaims, int]:
+    def _admit(self, payload: str, payload_auth: str) -> tuple[TokenClaims, int, str | None]:
+        """Verify and claim the token's use; also say which new gateway hold it needs, if any."""
         refusal: TokenRefused
         with self.db.write() as conn:
             rows = {r.locker_id: r for r in conn.execute(select(tower_lockers))}
@@ -162,24 +178,55 @@ class TowerService:
                 conn.execute(update(tower_lockers)
                              .where(tower_lockers.c.locker_id == claims.locker_id)
                              .values(**values))
-                return claims, row.gateway_locker_id
+                new_hold = (f"tower-{claims.token_id}" if self.holder is not None
+                            and claims.kind is TokenKind.DROPOFF and row.hold_id is None
+                            else None)
+                return claims, row.gateway_locker_id, new_hold
         raise refusal
 
-    def _opened(self, claims: TokenClaims, gateway_id: int, outcome: OpenedDoor) -> None:
+    def _hold(self, claims: TokenClaims, gateway_id: int, hold: str) -> None:
+        """Take the locker from local assignment before a parcel goes in, or refuse."""
+        assert self.holder is not None
+        if self.holder.hold(gateway_id, hold):
+            return
+        with self.db.write() as conn:
+            self._give_back(conn, claims)
+            self._append(conn, "open_refused", claims.locker_id, token_id=claims.token_id,
+                         code=LOCKER_BUSY, reason="a local transaction holds this locker")
+        raise TokenRefused(LOCKER_BUSY, "a local transaction holds this locker")
+
+    @staticmethod
+    def _give_back(conn: Connection, claims: TokenClaims) -> None:
+        """Undo ``_admit``'s claim: the door did not open for this token."""
+        values: dict[str, Any] = {"pending_kind": None, "pending_token_id": None}
+        if claims.kind is TokenKind.PICKUP:
+            values["generation"] = tower_lockers.c.generation - 1
+        conn.execute(update(tower_lockers).where(
+            tower_lockers.c.locker_id == claims.locker_id,
+            tower_lockers.c.pending_token_id == claims.token_id).values(**values))
+
+    def _opened(self, claims: TokenClaims, gateway_id: int, outcome: OpenedDoor,
+                hold: str | None) -> None:
         with self.db.write() as conn:
             if not outcome.success:
                 # The door stayed shut: give the token back so the user can try again.
-                values: dict[str, Any] = {"pending_kind": None, "pending_token_id": None}
-                if claims.kind is TokenKind.PICKUP:
-                    values["generation"] = tower_lockers.c.generation - 1
-                conn.execute(update(tower_lockers).where(
-                    tower_lockers.c.locker_id == claims.locker_id,
-                    tower_lockers.c.pending_token_id == claims.token_id).values(**values))
+                self._give_back(conn, claims)
                 self._append(conn, "open_failed", claims.locker_id, token_id=claims.token_id,
                              code=outcome.reason_code, reason=outcome.message)
-                return
-            self._append(conn, "locker_opened", claims.locker_id, token_id=claims.token_id,
-                         token_kind=claims.kind.label, gateway_locker_id=gateway_id)
+            else:
+                if hold is not None:
+                    conn.execute(update(tower_lockers)
+                                 .where(tower_lockers.c.locker_id == claims.locker_id)
+                                 .values(hold_id=hold))
+                self._append(conn, "locker_opened", claims.locker_id,
+                             token_id=claims.token_id, token_kind=claims.kind.label,
+                             gateway_locker_id=gateway_id)
+        if not outcome.success and hold is not None:
+            self._release_hold(hold)
+
+    def _release_hold(self, hold: str | None) -> None:
+        if hold is not None and self.holder is not None:
+            self.holder.release(hold)
 
     # ---- what the door sensors report -----------------------------------------------------
 
@@ -193,11 +240,17 @@ class TowerService:
             if row.pending_kind is None:
                 return
             kind = TokenKind(row.pending_kind)
+            emptied = kind is TokenKind.PICKUP
+            values: dict[str, Any] = {"pending_kind": None, "pending_token_id": None,
+                                      "occupied": not emptied}
+            if emptied:
+                values["hold_id"] = None
             conn.execute(update(tower_lockers).where(tower_lockers.c.locker_id == row.locker_id)
-                         .values(pending_kind=None, pending_token_id=None,
-                                 occupied=kind is TokenKind.DROPOFF))
+                         .values(**values))
             self._append(conn, f"{kind.label}_token_used", row.locker_id,
                          token_id=row.pending_token_id)
+        if emptied:
+            self._release_hold(row.hold_id)
 
     def door_forced(self, gateway_locker_id: int) -> None:
         """A door opened with no unlock behind it (crowbar, broken lock)."""
@@ -244,12 +297,14 @@ class TowerService:
             conn.execute(update(tower_lockers)
                          .where(tower_lockers.c.locker_id == claims.locker_id)
                          .values(generation=tower_lockers.c.generation + 1, occupied=False,
-                                 pending_kind=None, pending_token_id=None))
+                                 pending_kind=None, pending_token_id=None, hold_id=None))
             conn.execute(insert(tower_commands).values(command_id=command_id,
                                                        applied_at=self._now()))
             self._append(conn, "release_token_set", claims.locker_id, token_id=claims.token_id)
             self._append(conn, "command_applied", claims.locker_id, command_id=command_id)
-            return CommandResult(command_id, "applied")
+            released = row.hold_id
+        self._release_hold(released)
+        return CommandResult(command_id, "applied")
 
     def _learn_keys(self, conn: Connection, command_id: int, payload: str,
                     payload_auth: str) -> CommandResult:

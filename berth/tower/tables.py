@@ -20,6 +20,8 @@ tower_lockers = Table(
     # A token opened the door and we wait for it to close to report the use.
     Column("pending_kind", Integer, nullable=True),
     Column("pending_token_id", String(32), nullable=True),
+    # The gateway transaction that keeps local assignment off a locker holding a cloud parcel.
+    Column("hold_id", String(128), nullable=True),
 )
 
 #: The signed, append-only event log; ``seq`` is gap-free because one counter row hands it out.

@@ -101,3 +101,53 @@ def test_unprovisioned_gateway_says_so(gateway_factory: Callable[..., TestClient
     plain = gateway_factory(sqlite_url)
     answer = plain.post("/tower/open", json={"payload": "00", "payload_auth": "00"})
     assert answer.status_code == 404 and answer.json()["error"] == "TOWER_NOT_PROVISIONED"
+
+
+@pytest.fixture
+def whole_site(gateway_factory: Callable[..., TestClient], sqlite_url: str) -> TestClient:
+    """A gateway whose 36 lockers are all cloud lockers (cloud id = 900 + gateway id)."""
+    identity = TowerIdentity(TOWER, Ed25519PrivateKey.generate(), {"k1": CLOUD_KEY.public},
+                             lockers={900 + g: (g, 0) for g in range(1, 37)})
+    client = gateway_factory(sqlite_url, tower=identity)
+    client.headers.update({"X-API-Key": API_KEY})
+    return client
+
+
+def test_local_transaction_locker_refuses_a_cloud_dropoff(whole_site: TestClient) -> None:
+    local = whole_site.post("/transactions", json={"transactionId": "local-1"}).json()
+    drop = token(900 + local["lockerId"], TokenKind.DROPOFF)
+    answer = whole_site.post("/tower/open", json={"payload": drop.payload,
+                                                  "payload_auth": drop.payload_auth})
+    assert answer.status_code == 403 and answer.json()["error"] == "SYS_LOCKERS_BUSY"
+    events = wait_for(whole_site, "open_refused")
+    assert not any(e["type"] == "locker_opened" for e in events)
+
+
+def test_cloud_parcel_keeps_local_assignment_off_its_locker(whole_site: TestClient) -> None:
+    gid = 3
+    drop = token(900 + gid, TokenKind.DROPOFF)
+    opened = whole_site.post("/tower/open", json={"payload": drop.payload,
+                                                  "payload_auth": drop.payload_auth}).json()
+    assert opened["success"]
+    assert whole_site.get(f"/lockers/{gid}").json()["transactionId"] == \
+        f"tower-{drop.claims.token_id}"
+    wait_for(whole_site, "dropoff_token_used")
+    got = set()
+    for i in range(36):
+        answer = whole_site.post("/transactions", json={"transactionId": f"l-{i}"})
+        if answer.status_code != 201:
+            break
+        got.add(answer.json()["lockerId"])
+    assert gid not in got and len(got) == 35
+    for i in range(35):
+        whole_site.delete(f"/transactions/l-{i}")
+
+    pickup = token(900 + gid, TokenKind.PICKUP)
+    assert whole_site.post("/tower/open", json={"payload": pickup.payload,
+                                                "payload_auth": pickup.payload_auth}).json()[
+        "success"]
+    wait_for(whole_site, "pickup_token_used")
+    deadline = time.monotonic() + 5
+    while not whole_site.get(f"/lockers/{gid}").json()["available"]:
+        assert time.monotonic() < deadline, "the hold was never released"
+        time.sleep(0.05)
