@@ -14,7 +14,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -101,12 +100,11 @@ class Stack:
 
     def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
         berth = str(Path(sys.executable).parent / "berth")
-        log = self.settings.data_dir / f"{args[0]}.log"
-        out: Any = subprocess.DEVNULL if self.quiet else None
-        if self.quiet:
-            out = log.open("ab")
-        return subprocess.Popen([berth, *args], env=self._env(), stdout=out,
-                                stderr=subprocess.STDOUT if self.quiet else None)
+        if not self.quiet:  # the services print to our terminal
+            return subprocess.Popen([berth, *args], env=self._env())
+        with (self.settings.data_dir / f"{args[0]}.log").open("ab") as log:
+            return subprocess.Popen([berth, *args], env=self._env(), stdout=log,
+                                    stderr=subprocess.STDOUT)
 
     def start(self, timeout: float = 60.0) -> StackInfo:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from berth.background import background
 from berth.cloud.config import CloudConfig
 from berth.cloud.errors import CloudError
 from berth.cloud.keys import KeyRing, Vault, load_or_create_secret
@@ -62,16 +63,12 @@ def create_app(config: CloudConfig, service: CloudService | None = None) -> Fast
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = None
-        if config.sweep_interval > 0:
-            task = asyncio.create_task(_sweep_forever(service, config.sweep_interval))
+        sweeper = (_sweep_forever(service, config.sweep_interval)
+                   if config.sweep_interval > 0 else None)
         try:
-            yield
+            async with background(sweeper, "berth-cloud-sweeper"):
+                yield
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
             service.db.dispose()
 
     app = FastAPI(

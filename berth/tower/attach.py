@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.concurrency import run_in_threadpool
 
+from berth.background import background
+from berth.gateway.service import GatewayService
+from berth.gateway.store import GatewayStore
 from berth.hardware.watcher import DoorEvent, DoorEventKind
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient
 from berth.tower.identity import TowerIdentity
@@ -22,10 +23,7 @@ log = logging.getLogger("berth.tower")
 class _GatewayHolder:
     """Cloud parcels hold their lockers as gateway transactions, so local assignment skips them."""
 
-    def __init__(self, store: object) -> None:
-        from berth.gateway.store import GatewayStore
-
-        assert isinstance(store, GatewayStore)
+    def __init__(self, store: GatewayStore) -> None:
         self.store = store
 
     def hold(self, gateway_locker_id: int, hold_id: str) -> bool:
@@ -38,11 +36,8 @@ class _GatewayHolder:
 class GatewayTower:
     """The tower part of one gateway; the gateway's lifespan runs ``running()``."""
 
-    def __init__(self, gateway: object, identity: TowerIdentity, sync_interval: float = 2.0
-                 ) -> None:
-        from berth.gateway.service import GatewayService
-
-        assert isinstance(gateway, GatewayService)
+    def __init__(self, gateway: GatewayService, identity: TowerIdentity,
+                 sync_interval: float = 2.0) -> None:
         self.gateway = gateway
 
         async def opener(gateway_locker_id: int) -> OpenedDoor:
@@ -66,20 +61,12 @@ class GatewayTower:
     async def running(self) -> AsyncIterator[None]:
         await run_in_threadpool(self.service.install)
         link = self.service.identity.cloud
-        task = None
-        client = None
-        if link is not None:
-            client = AsyncCloudClient(link.url, link.client_id, link.client_secret,
-                                      scope=TOWER_ACCESS, clock=self.gateway.clock)
-            self.sync = CloudSync(self.service, client, interval=self.sync_interval)
-            task = asyncio.create_task(self.sync.run(), name="berth-tower-sync")
-            log.info("tower %s syncs with %s", self.service.identity.tower_id, link.url)
-        try:
+        if link is None:
             yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if client is not None:
-                await client.aclose()
+            return
+        async with AsyncCloudClient(link.url, link.client_id, link.client_secret,
+                                    scope=TOWER_ACCESS, clock=self.gateway.clock) as client:
+            self.sync = CloudSync(self.service, client, interval=self.sync_interval)
+            log.info("tower %s syncs with %s", self.service.identity.tower_id, link.url)
+            async with background(self.sync.run(), "berth-tower-sync"):
+                yield
