@@ -8,6 +8,8 @@ hardware that may lose power.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +40,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(parsed.database))
     engine = create_engine(
         url,
         connect_args={"timeout": 30, "check_same_thread": False},
@@ -56,12 +58,35 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
+    @event.listens_for(engine, "first_connect")
+    def _private_companions(_dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        if parsed.database and parsed.database != ":memory:":
+            for suffix in ("-wal", "-shm"):  # left by an older, laxer start
+                _tighten(Path(parsed.database + suffix))
+
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         read_only = conn.get_execution_options().get(_READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file 0600 before SQLite does: it holds secrets (hashed credentials,
+    sealed keys, the event log), and SQLite gives its -wal and -shm files the database's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        _tighten(path)
+
+
+def _tighten(path: Path) -> None:
+    """Drop group and other access from a file we own (best effort: it may not be ours)."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
 
 
 class Database:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -55,3 +57,27 @@ def test_same_code_on_postgres(postgres_url: str) -> None:
     with db.read() as conn:
         assert conn.execute(text("SELECT n FROM t")).scalar_one() == 1
     db.dispose()
+
+
+def test_sqlite_files_are_private(tmp_path: Path) -> None:
+    """The database and its -wal/-shm files are 0600 whatever the umask; older files tightened."""
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "secret.db"
+        db = Database(f"sqlite:///{path}")
+        with db.write() as conn:
+            conn.execute(text("CREATE TABLE t (n INTEGER)"))
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+        assert all(f.exists() for f in files)
+        assert {f.name: f.stat().st_mode & 0o777 for f in files} == \
+            {f.name: 0o600 for f in files}
+        db.dispose()
+
+        laxer = tmp_path / "older.db"
+        laxer.touch(mode=0o644)
+        os.chmod(laxer, 0o644)
+        Database(f"sqlite:///{laxer}").dispose()
+        assert laxer.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
