@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from berth.settings import Settings
 from berth.tower.identity import TowerIdentity
 
 app = typer.Typer(help="gateway commands", no_args_is_help=True)
@@ -49,7 +50,9 @@ def _tower_identity(keys: Path | None, tower_id: str | None,
         raise typer.Exit(2)
     if cloud:
         if identity.cloud is None:
-            console.print(f"[red]The keys in {keys} carry no cloud client to sync with[/red]")
+            console.print(f"[red]The keys in {keys} carry no cloud client to sync with. Link "
+                          f"them on the cloud side: `berth cloud towers link "
+                          f"{identity.tower_id} --out {keys} --cloud-url {cloud}`[/red]")
             raise typer.Exit(2)
         identity = replace(identity, cloud=replace(identity.cloud, url=cloud))
     return identity
@@ -64,7 +67,6 @@ def serve(host: str | None = None, port: int | None = None, db: str | None = Non
     from berth.gateway.app import create_app
     from berth.gateway.config import GatewayConfig
     from berth.gateway.site import SiteError
-    from berth.settings import Settings
 
     settings = Settings()  # read the environment now, not at first import
     try:
@@ -73,14 +75,47 @@ def serve(host: str | None = None, port: int | None = None, db: str | None = Non
     except SiteError as exc:
         console.print(f"[red]Site error:[/red] {exc}")
         raise typer.Exit(2) from None
+    if tower is not None:
+        _claim(config.db_url, tower)
     url = f"http://{config.host}:{config.port}"
     console.print(f"[bold]Berth Gateway[/bold] for site {config.site.name!r} "
                   f"({len(config.site.lockers)} lockers) at [cyan]{url}[/cyan]")
     console.print(f"  admin page: {url}/admin   API docs: {url}/docs")
-    origin = "generated and stored in " + str(settings.data_dir) if generated else "configured"
-    console.print(f"  API key ({origin}): [green]{config.api_key}[/green]")
+    console.print(f"  API key: {_key_origin(settings, config.api_key, generated)}")
     if tower is not None:
         config.tower = tower
         sync = f", syncing with {tower.cloud.url}" if tower.cloud else ", offline only"
         console.print(f"  cloud tower {tower.tower_id} ({len(tower.lockers)} lockers{sync})")
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning")
+
+
+def _key_origin(settings: Settings, key: str, generated: bool) -> str:
+    """Where the API key comes from; the key itself only on the start that generated it.
+
+    Service managers keep whatever a service prints, so a key printed on every start would end
+    up in their logs.
+    """
+    from berth.gateway.auth import KEY_FILE
+
+    path = settings.data_dir / KEY_FILE
+    if generated:
+        return (f"generated, shown this once: [green]{key}[/green] "
+                f"(kept in {path})")
+    if settings.gateway_api_key:
+        return "set by BERTH_GATEWAY_API_KEY"
+    return f"kept in {path}"
+
+
+def _claim(db_url: str, tower: TowerIdentity) -> None:
+    """Refuse, before serving, a database whose tower tables belong to another tower."""
+    from berth.storage import Database
+    from berth.tower.attach import TowerMismatch, claim_database
+
+    db = Database(db_url, pool_size=1)
+    try:
+        claim_database(db, tower)
+    except TowerMismatch as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
