@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -85,46 +86,103 @@ def seed(
     Console().print(f"tower_id: {out['tower_id']}")
 
 
+OutOption = typer.Option(Path("tower-keys"), help="Where to write the tower keys (for "
+                         "`berth gateway serve --tower-keys`).")
+CloudUrlOption = typer.Option(None, help="Give the gateway a client of the partner so it syncs "
+                              "with this cloud by itself.")
+
+
 @towers.command("provision")
 def towers_provision(
-    tower_id: str | None = typer.Argument(None, help="An existing tower: print its keys as JSON."),
+    tower_id: str | None = typer.Argument(None, help="An existing tower: write its keys."),
     gateway: str | None = typer.Option(None, help="Create a tower mirroring this gateway's "
                                        "lockers (its URL)."),
     gateway_key: str | None = typer.Option(None, envvar="BERTH_GATEWAY_API_KEY",
                                            help="The gateway's API key."),
     site: Path | None = typer.Option(None, help="Or mirror the lockers of this site file."),
-    partner: str | None = typer.Option(None, help="The partner the new tower is assigned to."),
+    partner: str | None = typer.Option(None, help="The partner the new tower is assigned to "
+                                       "(an existing tower: whose client --cloud-url makes)."),
     name: str = typer.Option("Berth tower", help="The new tower's name."),
-    out: Path = typer.Option(Path("tower-keys"), help="Where to write the tower keys (for "
-                             "`berth gateway serve --tower-keys`)."),
-    cloud_url: str | None = typer.Option(None, help="Give the gateway a client of the partner "
-                                         "so it syncs with this cloud by itself."),
+    out: Path = OutOption,
+    cloud_url: str | None = CloudUrlOption,
     db: str | None = DbOption,
 ) -> None:
-    """Print an existing tower's keys, or create a tower for a gateway and write its keys."""
-    if gateway is None and site is None:
-        if tower_id is None:
-            raise typer.BadParameter("give a TOWER_ID, or --gateway URL / --site FILE")
-        typer.echo(json.dumps(_service(db).provisioning(tower_id).model_dump(), indent=2))
-        return
-    if partner is None:
-        raise typer.BadParameter("--partner NAME: who the new tower belongs to")
-    from berth.tower.provision import gateway_lockers, provision_tower, site_lockers
+    """Write the keys of an existing tower, or create a tower for a gateway and write its keys.
 
-    if gateway is not None:
-        if not gateway_key:
-            raise typer.BadParameter("--gateway-key (or BERTH_GATEWAY_API_KEY) is needed")
-        lockers = gateway_lockers(gateway, gateway_key)
-    else:
-        from berth.gateway.site import load_site
+    Private keys go to files (mode 0600) only, never to the terminal.
+    """
+    from berth.cloud.errors import CloudError
+    from berth.tower.provision import existing_tower, gateway_lockers, provision_tower, site_lockers
 
-        lockers = site_lockers(load_site(site))
-    identity = provision_tower(_service(db), partner, name, lockers, cloud_url=cloud_url,
-                               tower_id=tower_id)
+    try:
+        if gateway is None and site is None:
+            if tower_id is None:
+                raise typer.BadParameter("give a TOWER_ID, or --gateway URL / --site FILE")
+            identity = existing_tower(_service(db), tower_id, cloud_url, partner)
+            _saved(identity, out, f"Keys of tower [bold]{identity.tower_id}[/bold]")
+            return
+        if partner is None:
+            raise typer.BadParameter("--partner NAME: who the new tower belongs to")
+        if gateway is not None:
+            if not gateway_key:
+                raise typer.BadParameter("--gateway-key (or BERTH_GATEWAY_API_KEY) is needed")
+            lockers = gateway_lockers(gateway, gateway_key)
+        else:
+            from berth.gateway.site import load_site
+
+            lockers = site_lockers(load_site(site))
+        identity = provision_tower(_service(db), partner, name, lockers, cloud_url=cloud_url,
+                                   tower_id=tower_id)
+    except (CloudError, ValueError) as exc:
+        _fail(str(exc))
+    _saved(identity, out, f"Tower [bold]{identity.tower_id}[/bold] for {partner}")
+
+
+@towers.command("link")
+def towers_link(
+    tower_id: str = typer.Argument(..., help="The tower its gateway serves."),
+    cloud_url: str = typer.Option(..., help="The cloud URL the gateway syncs with."),
+    out: Path = OutOption,
+    partner: str | None = typer.Option(None, help="Whose client to make, when several partners "
+                                       "share the tower."),
+    db: str | None = DbOption,
+) -> None:
+    """Link an offline-provisioned tower to its cloud: add a `tower_access` client to its keys.
+
+    Keys already in --out are kept (they must be this tower's); otherwise they are written.
+    """
+    from dataclasses import replace
+
+    from berth.cloud.errors import CloudError
+    from berth.tower.identity import IDENTITY_FILE, TowerIdentity
+    from berth.tower.provision import cloud_link, existing_tower
+
+    try:
+        if (out / IDENTITY_FILE).exists():
+            identity = TowerIdentity.load(out)
+            if identity.tower_id != tower_id.lower():
+                raise ValueError(f"the keys in {out} are for tower {identity.tower_id}, "
+                                 f"not {tower_id}")
+            identity = replace(identity, cloud=cloud_link(_service(db), tower_id, cloud_url,
+                                                          partner))
+        else:
+            identity = existing_tower(_service(db), tower_id, cloud_url, partner)
+    except (CloudError, ValueError) as exc:
+        _fail(str(exc))
+    _saved(identity, out, f"Tower [bold]{identity.tower_id}[/bold] linked to {cloud_url}")
+
+
+def _saved(identity, out: Path, what: str) -> None:  # type: ignore[no-untyped-def]
     identity.save(out)
-    Console().print(f"Tower [bold]{identity.tower_id}[/bold] for {partner}: "
-                    f"{len(identity.lockers)} lockers; keys written to {out}. Start the gateway "
-                    f"with `berth gateway serve --tower-keys {out}`.")
+    sync = (f", syncing with {identity.cloud.url}" if identity.cloud
+            else "; offline (link it later with `berth cloud towers link`)")
+    Console().print(f"{what}: {len(identity.lockers)} lockers; keys written to {out}{sync}. "
+                    f"Start the gateway with `berth gateway serve --tower-keys {out}`.")
+
+
+def _fail(message: str) -> NoReturn:
+    Console(stderr=True).print(f"[red]{message}[/red]")
+    raise typer.Exit(2)
 
 
 @keys.command("rotate")

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy import insert, select
 from starlette.concurrency import run_in_threadpool
 
 from berth.background import background
@@ -13,11 +14,51 @@ from berth.gateway.service import GatewayService
 from berth.gateway.store import GatewayStore
 from berth.hardware.watcher import DoorEvent, DoorEventKind
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient
+from berth.storage import Database, migrate
 from berth.tower.identity import TowerIdentity
-from berth.tower.service import OpenedDoor, TowerService
+from berth.tower.service import MIGRATIONS, VERSION_TABLE, OpenedDoor, TowerService
 from berth.tower.sync import CloudSync
+from berth.tower.tables import tower_lockers, tower_state
 
 log = logging.getLogger("berth.tower")
+
+#: The ``tower_state`` row (``tower_id:<id>``) that binds the tower tables to the tower they serve.
+TOWER_MARK = "tower_id:"
+
+
+class TowerMismatch(RuntimeError):
+    """The database's tower tables belong to another tower than the keys it is started with."""
+
+
+def claim_database(db: Database, identity: TowerIdentity) -> None:
+    """Bind the tower tables to ``identity``'s tower, or refuse: one database serves one tower.
+
+    Another tower's lockers, generations and signed log must never mix with this one's (and its
+    lockers would collide with theirs on the gateway locker ids). A database from before the
+    mark is judged by its lockers.
+    """
+    migrate.upgrade(db, MIGRATIONS, version_table=VERSION_TABLE)
+    with db.write() as conn:
+        marks = [name[len(TOWER_MARK):] for name in conn.execute(
+            select(tower_state.c.name).where(tower_state.c.name.startswith(TOWER_MARK))).scalars()]
+        if marks:
+            if marks == [identity.tower_id]:
+                return
+            raise TowerMismatch(_mismatch(db, marks[0], identity.tower_id))
+        known = set(conn.execute(select(tower_lockers.c.locker_id)).scalars())
+        if known - set(identity.lockers):
+            raise TowerMismatch(_mismatch(db, "another tower", identity.tower_id))
+        conn.execute(insert(tower_state).values(name=TOWER_MARK + identity.tower_id, value=1))
+
+
+def _mismatch(db: Database, served: str, wanted: str) -> str:
+    where = db.engine.url.render_as_string(hide_password=True)
+    old = f"tower {served}" if served != "another tower" else served
+    return (f"The database {where} served {old}; these keys are for tower {wanted}. A gateway "
+            f"database serves one tower: start tower {wanted} with a fresh database (--db URL or "
+            f"another BERTH_DATA_DIR), or this database with {old}'s keys. To let a tower "
+            f"provisioned offline sync, keep its keys and run `berth cloud towers link TOWER_ID "
+            f"--out DIR --cloud-url URL`.")
 
 
 class _GatewayHolder:
@@ -59,6 +100,7 @@ class GatewayTower:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        await run_in_threadpool(claim_database, self.gateway.db, self.service.identity)
         await run_in_threadpool(self.service.install)
         link = self.service.identity.cloud
         if link is None:

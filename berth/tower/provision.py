@@ -6,9 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import select
 
+from berth.cloud import store
 from berth.cloud.schemas import Dimensions, LockerCreate
 from berth.cloud.service import CloudService
+from berth.cloud.tables import partners, tower_partners
 from berth.gateway.site import Site
 from berth.tower.identity import CloudLink, TowerIdentity
 
@@ -49,20 +52,61 @@ def provision_tower(service: CloudService, partner: str, name: str,
     tower = service.create_tower(name, tower_id)
     created = service.add_lockers(tower.id, [_locker_create(lk) for lk in lockers])
     service.assign_tower(tower.id, service.partner_id(partner))
-    keys = service.provisioning(tower.id)
     by_name = {lk.name: lk.id for lk in created}
-    link = None
-    if cloud_url:
-        client = service.create_client(partner)
-        link = CloudLink(cloud_url, client.client_id, client.client_secret)
+    link = cloud_link(service, tower.id, cloud_url, partner) if cloud_url else None
+    return _identity(service, tower.id,
+                     {by_name[str(lk.locker_id)]: lk.locker_id for lk in lockers}, link)
+
+
+def existing_tower(service: CloudService, tower_id: str, cloud_url: str | None = None,
+                   partner: str | None = None) -> TowerIdentity:
+    """An existing tower's identity rebuilt from the cloud, for a gateway that lost or never had
+    its keys; provisioning named each cloud locker after its gateway locker id."""
+    tower_id = tower_id.lower()
+    with service.db.read() as conn:
+        rows = store.tower_lockers(conn, tower_id)
+    mapping: dict[int, int] = {}
+    for row in rows:
+        if not str(row["name"]).isdigit():
+            raise ValueError(f"tower {tower_id}: locker {row['id']} is named {row['name']!r}, "
+                             "not after a gateway locker id; it was not provisioned for a gateway")
+        mapping[int(row["id"])] = int(row["name"])
+    link = cloud_link(service, tower_id, cloud_url, partner) if cloud_url else None
+    return _identity(service, tower_id, mapping, link)
+
+
+def cloud_link(service: CloudService, tower_id: str, cloud_url: str,
+               partner: str | None = None) -> CloudLink:
+    """A fresh client of the tower's partner, so its gateway can sync by itself.
+
+    ``partner`` is needed only when several partners share the tower.
+    """
+    with service.db.read() as conn:
+        names = list(conn.execute(
+            select(partners.c.name).join(tower_partners,
+                                         tower_partners.c.partner_id == partners.c.id)
+            .where(tower_partners.c.tower_id == tower_id.lower())
+            .order_by(partners.c.name)).scalars())
+    if partner is None:
+        if len(names) != 1:
+            raise ValueError(f"tower {tower_id} is assigned to "
+                             f"{', '.join(names) or 'no partner'}: name one with --partner")
+        partner = names[0]
+    elif partner not in names:
+        raise ValueError(f"tower {tower_id} is not assigned to partner {partner!r}")
+    client = service.create_client(partner)
+    return CloudLink(cloud_url, client.client_id, client.client_secret)
+
+
+def _identity(service: CloudService, tower_id: str, gateway_ids: dict[int, int],
+              link: CloudLink | None) -> TowerIdentity:
+    keys = service.provisioning(tower_id)
     return TowerIdentity(
-        tower_id=tower.id,
+        tower_id=keys.tower_id,
         private_key=Ed25519PrivateKey.from_private_bytes(bytes.fromhex(keys.tower_private_key)),
         cloud_keys={kid: Ed25519PublicKey.from_public_bytes(bytes.fromhex(pub))
                     for kid, pub in keys.cloud_public_keys.items()},
-        lockers={by_name[str(lk.locker_id)]: (lk.locker_id,
-                                              keys.generations[by_name[str(lk.locker_id)]])
-                 for lk in lockers},
+        lockers={cid: (gid, keys.generations[cid]) for cid, gid in gateway_ids.items()},
         cloud=link,
     )
 
