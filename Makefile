@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make run CLOUD_PORT=8001 GATEWAY_PORT=8081` when another stack holds the defaults
+CLOUD_PORT ?= $(or $(BERTH_CLOUD_PORT),8000)
+GATEWAY_PORT ?= $(or $(BERTH_GATEWAY_PORT),8080)
 
 .PHONY: run test lint bench clean
 
@@ -15,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/berth up
+	$(BIN)/berth up --cloud-port $(CLOUD_PORT) --gateway-port $(GATEWAY_PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

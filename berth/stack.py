@@ -7,11 +7,16 @@ simulators behind a pty inside the gateway process (the demo site's ``sim://`` b
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -99,12 +104,16 @@ class Stack:
         return env
 
     def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        """A service process in its own session, so a terminal's Ctrl-C reaches only us (we stop
+        the services in order and exit 0), and bound to die with us even if we are killed."""
         berth = str(Path(sys.executable).parent / "berth")
+        options: dict[str, object] = dict(env=self._env(), start_new_session=True,
+                                          preexec_fn=die_with_parent())
         if not self.quiet:  # the services print to our terminal
-            return subprocess.Popen([berth, *args], env=self._env())
+            return subprocess.Popen([berth, *args], **options)  # type: ignore[call-overload]
         with (self.settings.data_dir / f"{args[0]}.log").open("ab") as log:
-            return subprocess.Popen([berth, *args], env=self._env(), stdout=log,
-                                    stderr=subprocess.STDOUT)
+            return subprocess.Popen([berth, *args], stdout=log,  # type: ignore[call-overload]
+                                    stderr=subprocess.STDOUT, **options)
 
     def start(self, timeout: float = 60.0) -> StackInfo:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -141,6 +150,39 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def busy_port(host: str, ports: Iterable[int]) -> int | None:
+    """The first of ``ports`` that a server cannot listen on at ``host`` (bound as uvicorn binds,
+    with SO_REUSEADDR, so a port in TIME_WAIT counts as free)."""
+    for port in ports:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+            except OSError:
+                return port
+    return None
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel send the child SIGTERM when we die (Linux), even by
+    SIGKILL, so no service outlives the command that started it."""
+    libc_name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    if libc_name is None:
+        return None
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    parent = os.getpid()
+
+    def arm() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # we died before the line above took effect
+            os._exit(1)
+
+    return arm
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -14,6 +14,7 @@ from rich.table import Table
 
 from berth import __version__
 from berth.cli import cloud, gateway, hw
+from berth.cli.signals import Stop, stop_signals
 
 app = typer.Typer(help="Berth smart-locker platform", no_args_is_help=True)
 app.add_typer(gateway.app, name="gateway", help="The on-site Gateway API.")
@@ -31,36 +32,56 @@ def version() -> None:
 @app.command()
 def up(
     host: str = typer.Option("127.0.0.1", help="Interface both services listen on."),
-    cloud_port: int = typer.Option(8000, help="Cloud API port."),
-    gateway_port: int = typer.Option(8080, help="Gateway API port."),
+    cloud_port: int = typer.Option(8000, envvar="BERTH_CLOUD_PORT", help="Cloud API port."),
+    gateway_port: int = typer.Option(8080, envvar="BERTH_GATEWAY_PORT",
+                                     help="Gateway API port."),
 ) -> None:
-    """Start cloud + gateway (a demo partner's tower) + simulated boards, on SQLite."""
-    from berth.settings import get_settings
-    from berth.stack import Stack
+    """Start cloud + gateway (a demo partner's tower) + simulated boards, on SQLite.
 
+    Ctrl-C or SIGTERM stops both services and exits 0.
+    """
+    from berth.settings import get_settings
+    from berth.stack import Stack, busy_port
+
+    if cloud_port == gateway_port:
+        _refuse(f"The cloud and the gateway cannot share port {cloud_port}.")
+    taken = busy_port(host, (cloud_port, gateway_port))
+    if taken is not None:  # before anything is created or printed
+        _refuse(f"Port {taken} on {host} is in use (another Berth stack?). Choose free ports: "
+                f"`berth up --cloud-port 8001 --gateway-port 8081`, or "
+                f"`make run CLOUD_PORT=8001 GATEWAY_PORT=8081`.")
     stack = Stack(get_settings(), host, cloud_port, gateway_port)
-    # a plain `kill` must stop the services too, not orphan them
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        info = stack.start()
-        table = Table(title="Berth is up", show_header=False)
-        table.add_row("Cloud API", f"{info.cloud_url}   (docs: {info.cloud_url}/docs)")
-        table.add_row("Gateway API", f"{info.gateway_url}   (admin: {info.gateway_url}/admin)")
-        table.add_row("Tower id", info.tower_id)
-        table.add_row("Partner client_id", info.client_id)
-        table.add_row("Partner client_secret", info.client_secret)
-        table.add_row("Gateway API key", info.gateway_api_key)
-        console.print(table)
-        console.print("Run [bold]berth demo[/bold] in another terminal for a whole delivery. "
-                      "Ctrl-C stops everything.")
-        while stack.alive():
-            time.sleep(0.5)
-        console.print("[red]A service stopped; shutting down.[/red]")
-        raise typer.Exit(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stack.stop()
+    code = 0
+    with stop_signals():
+        try:
+            info = stack.start()
+            table = Table(title="Berth is up", show_header=False)
+            table.add_row("Cloud API", f"{info.cloud_url}   (docs: {info.cloud_url}/docs)")
+            table.add_row("Gateway API", f"{info.gateway_url}   (admin: {info.gateway_url}/admin)")
+            table.add_row("Tower id", info.tower_id)
+            table.add_row("Partner client_id", info.client_id)
+            table.add_row("Partner client_secret", info.client_secret)
+            table.add_row("Gateway API key", info.gateway_api_key)
+            console.print(table)
+            console.print("Run [bold]berth demo[/bold] in another terminal for a whole delivery. "
+                          "Ctrl-C stops everything.")
+            while stack.alive():
+                time.sleep(0.5)
+            console.print("[red]A service stopped; shutting down.[/red]")
+            code = 1
+        except Stop:
+            console.print("Stopping Berth.")
+        except (RuntimeError, TimeoutError) as exc:
+            console.print(f"[red]Berth did not start: {exc}[/red]")
+            code = 1
+        finally:
+            stack.stop()
+    raise typer.Exit(code)
+
+
+def _refuse(message: str) -> NoReturn:
+    Console(stderr=True, soft_wrap=True).print(f"[red]{message}[/red]")
+    raise typer.Exit(2)
 
 
 @app.command()
@@ -69,7 +90,11 @@ def demo(
                                            "(default: the one `berth up` wrote)."),
     door_timeout: float = typer.Option(60.0, help="Seconds to wait for a door to close."),
 ) -> None:
-    """Perform the delivery guide's first delivery, step by step, with a readable trace."""
+    """Perform the delivery guide's first delivery, step by step, with a readable trace.
+
+    Without a running stack it starts its own in a temp dir, and stops and removes it at the
+    end, on Ctrl-C and on SIGTERM alike.
+    """
     from berth.demo import DeliveryFailed, run_delivery
     from berth.sdk.cloud import CloudClient
     from berth.sdk.gateway import GatewayClient
@@ -78,14 +103,7 @@ def demo(
 
     path = stack_file or get_settings().data_dir / STACK_FILE
     own: Stack | None = None
-    if path.exists() and running(info := StackInfo.load(path)):
-        console.print(f"Using the running stack of {path}")
-    else:
-        scratch = Path(tempfile.mkdtemp(prefix="berth-demo-"))
-        console.print(f"No running stack: starting one in {scratch}")
-        own = Stack(Settings(data_dir=scratch), cloud_port=_free_port(),
-                    gateway_port=_free_port(), quiet=True)
-        info = own.start()
+    scratch: Path | None = None
     step = 0
 
     def trace(what: str, detail: str) -> None:
@@ -93,20 +111,34 @@ def demo(
         step += 1
         console.print(f"[bold cyan]{step:>2}. {what:<18}[/] {detail}")
 
-    try:
-        with CloudClient(info.cloud_url, info.client_id, info.client_secret) as partner, \
-                GatewayClient(info.gateway_url, info.gateway_api_key) as tower:
-            report = run_delivery(partner, tower, info.tower_id, trace=trace,
-                                  door_timeout=door_timeout)
-        console.print(f"[green]Delivered through locker {report.locker_id} "
-                      f"(door {report.gateway_locker_id}): "
-                      f"{' -> '.join(report.states)}[/green]")
-    except DeliveryFailed as exc:
-        console.print(f"[red]Delivery failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        if own is not None:
-            own.stop()
+    with stop_signals():
+        try:
+            if path.exists() and running(info := StackInfo.load(path)):
+                console.print(f"Using the running stack of {path}")
+            else:
+                scratch = Path(tempfile.mkdtemp(prefix="berth-demo-"))
+                console.print(f"No running stack: starting one in {scratch}")
+                own = Stack(Settings(data_dir=scratch), cloud_port=_free_port(),
+                            gateway_port=_free_port(), quiet=True)
+                info = own.start()
+            with CloudClient(info.cloud_url, info.client_id, info.client_secret) as partner, \
+                    GatewayClient(info.gateway_url, info.gateway_api_key) as tower:
+                report = run_delivery(partner, tower, info.tower_id, trace=trace,
+                                      door_timeout=door_timeout)
+            console.print(f"[green]Delivered through locker {report.locker_id} "
+                          f"(door {report.gateway_locker_id}): "
+                          f"{' -> '.join(report.states)}[/green]")
+        except DeliveryFailed as exc:
+            console.print(f"[red]Delivery failed:[/red] {exc}")
+            raise typer.Exit(1) from exc
+        except Stop as stop:
+            console.print(f"[yellow]Stopped by {stop}.[/yellow]")
+            raise typer.Exit(128 + stop.signum) from None
+        finally:
+            if own is not None:
+                own.stop()
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _free_port() -> int:

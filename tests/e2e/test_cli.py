@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,3 +48,117 @@ def test_demo_without_a_stack_starts_its_own(tmp_path: Path) -> None:
     demo = subprocess.run([BERTH, "demo"], env=env, capture_output=True, text=True, timeout=120)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "No running stack" in demo.stdout and "-> available" in demo.stdout
+
+
+def _children(pid: int) -> set[int]:
+    """Live child processes of ``pid`` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def _up(tmp_path: Path, free_port: Callable[[], int]) -> subprocess.Popen[str]:
+    """`berth up` in a session of its own, as in a terminal of its own."""
+    env = dict(os.environ, BERTH_DATA_DIR=str(tmp_path))
+    return subprocess.Popen([BERTH, "up", "--cloud-port", str(free_port()), "--gateway-port",
+                             str(free_port())], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def _wait_up(up: subprocess.Popen[str], tmp_path: Path) -> None:
+    stack = tmp_path / STACK_FILE
+    _wait_for(lambda: up.poll() is not None
+              or (stack.exists() and running(StackInfo.load(stack))), "berth up never came up")
+    assert up.poll() is None
+
+
+def test_up_refuses_a_taken_port_before_printing_anything(
+        tmp_path: Path, free_port: Callable[[], int]) -> None:
+    env = dict(os.environ, BERTH_DATA_DIR=str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        up = subprocess.run([BERTH, "up", "--cloud-port", str(free_port()), "--gateway-port",
+                             str(port)], env=env, capture_output=True, text=True, timeout=60)
+    output = (up.stdout + up.stderr).replace("\n", " ")
+    assert up.returncode != 0
+    assert f"Port {port}" in output and "--gateway-port" in output and "GATEWAY_PORT" in output
+    assert "Berth is up" not in output and "client_secret" not in output
+    assert not (tmp_path / STACK_FILE).exists()
+
+
+def test_ctrl_c_stops_up_and_its_services_with_exit_0(
+        tmp_path: Path, free_port: Callable[[], int]) -> None:
+    up = _up(tmp_path, free_port)
+    try:
+        _wait_up(up, tmp_path)
+        services = _children(up.pid)
+        assert len(services) == 2
+        os.killpg(up.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
+        output, _ = up.communicate(timeout=60)
+    finally:
+        up.kill()
+    assert up.returncode == 0, output
+    _wait_for(lambda: not any(map(_alive, services)), "a service outlived berth up")
+
+
+def test_services_die_with_a_killed_up(tmp_path: Path, free_port: Callable[[], int]) -> None:
+    """Even SIGKILL, which no handler sees: the kernel tells the services (PR_SET_PDEATHSIG)."""
+    up = _up(tmp_path, free_port)
+    try:
+        _wait_up(up, tmp_path)
+        services = _children(up.pid)
+        assert len(services) == 2
+    finally:
+        up.kill()
+        up.communicate(timeout=60)
+    _wait_for(lambda: not any(map(_alive, services)), "a service outlived a killed berth up")
+
+
+def test_sigterm_stops_demo_its_services_and_its_temp_dir(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = dict(os.environ, BERTH_DATA_DIR=str(tmp_path / "data"), TMPDIR=str(scratch))
+    demo = subprocess.Popen([BERTH, "demo"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for(lambda: len(_children(demo.pid)) == 2 or demo.poll() is not None,
+                  "berth demo never started its services")
+        services = _children(demo.pid)
+        assert len(services) == 2 and list(scratch.glob("berth-demo-*"))
+        demo.send_signal(signal.SIGTERM)
+        output, _ = demo.communicate(timeout=60)
+    finally:
+        demo.kill()
+    assert "Stopped by SIGTERM" in output, output
+    _wait_for(lambda: not any(map(_alive, services)), "a service outlived berth demo")
+    assert not list(scratch.glob("berth-demo-*"))
+
+
+def test_make_run_takes_the_ports() -> None:
+    root = Path(__file__).resolve().parents[2]
+    dry = subprocess.run(["make", "-n", "-C", str(root), "run", "CLOUD_PORT=8101",
+                          "GATEWAY_PORT=8181"], capture_output=True, text=True, timeout=60)
+    assert "berth up --cloud-port 8101 --gateway-port 8181" in dry.stdout, dry.stdout + dry.stderr
