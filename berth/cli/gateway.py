@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from berth.settings import Settings
+
+if TYPE_CHECKING:
+    from berth.gateway.config import GatewayConfig
 from berth.tower.identity import TowerIdentity
 
 app = typer.Typer(help="gateway commands", no_args_is_help=True)
@@ -86,6 +90,7 @@ def serve(host: str | None = None, port: int | None = None, db: str | None = Non
         config.tower = tower
         sync = f", syncing with {tower.cloud.url}" if tower.cloud else ", offline only"
         console.print(f"  cloud tower {tower.tower_id} ({len(tower.lockers)} lockers{sync})")
+    _simulated_boards(config, settings)
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning")
 
 
@@ -119,3 +124,20 @@ def _claim(db_url: str, tower: TowerIdentity) -> None:
         raise typer.Exit(2) from None
     finally:
         db.dispose()
+
+
+def _simulated_boards(config: GatewayConfig, settings: Settings) -> None:
+    """Serve the person-at-the-locker controls of ``sim://`` buses, and say how doors behave."""
+    from berth.hardware import embedded_sim
+    from berth.hardware.sim_control import socket_path
+
+    simulated = [c for c in config.site.controllers if embedded_sim.is_simulated(c.url)]
+    if not simulated:
+        return
+    embedded_sim.serve_controls(settings.data_dir.resolve())
+    for url, protocol in sorted({(str(c.url), c.protocol) for c in simulated}):
+        closes = sorted({c.close_after for c in simulated if c.url == url}, key=str)
+        after = ", ".join("never" if c is None else f"{c:g} s" for c in closes)
+        console.print(f"  {url} ({protocol}): simulated boards; an opened door closes by itself "
+                      f"after {after}. Act as the person at the locker with `berth hw sim` "
+                      f"(controls: {socket_path(settings.data_dir, url, protocol)})")

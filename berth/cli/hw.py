@@ -7,6 +7,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -258,3 +259,94 @@ def simulate(
     except (ValueError, KeyError) as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
+
+
+sim_app = typer.Typer(help="Act as the person at a simulated locker of a running gateway's "
+                      "sim:// bus (doors, items, auto-close).", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
+
+BUS = typer.Option("demo", "--bus", help="The sim:// bus name in the site file (sim://NAME).")
+BOARD = typer.Option(..., "--board", "-b", help="Board address on the bus.")
+LOCK = typer.Option(..., "--lock", "-l", help="Lock (channel) on the board, from 1.")
+DATA_DIR = typer.Option(None, "--data-dir", help="The gateway's data dir (BERTH_DATA_DIR).")
+
+
+def _sim_request(bus: str, protocol: str, data_dir: Path | None,
+                 message: dict[str, Any]) -> dict[str, Any]:
+    """One request to the control socket of a running gateway's simulated bus."""
+    from berth.hardware.sim_control import request, socket_path
+    from berth.settings import Settings
+
+    path = socket_path(data_dir or Settings().data_dir, bus, protocol)
+    try:
+        answer = request(path, message)
+    except OSError as exc:
+        console.print(f"[red]No simulator controls at {path} ({exc.strerror or exc}): is a "
+                      f"gateway with sim://{bus.removeprefix('sim://')} running "
+                      "(`berth gateway serve`, `make run`) with this BERTH_DATA_DIR?[/red]")
+        raise typer.Exit(1) from None
+    if not answer.get("ok"):
+        console.print(f"[red]{answer.get('error')}[/red]")
+        raise typer.Exit(2)
+    return answer
+
+
+def _print_doors(answer: dict[str, Any]) -> None:
+    for door in answer["doors"]:
+        state = "[bold red]open[/]" if door["open"] else "[green]closed[/]"
+        extra = (" jammed" if door["jammed"] else "") + (" item" if door["item"] else "")
+        console.print(f"board {door['board']} lock {door['lock']}: {state}{extra}")
+
+
+def _door_command(action: str, doc: str) -> None:
+    def command(board: int = BOARD, lock: int = LOCK, bus: str = BUS,
+                protocol: str = PROTOCOL, data_dir: Path | None = DATA_DIR) -> None:
+        _print_doors(_sim_request(bus, protocol, data_dir,
+                                  {"action": action, "board": board, "lock": lock}))
+
+    command.__doc__ = doc
+    sim_app.command(action)(command)
+
+
+for _action, _doc in (
+    ("close", "Push the door shut (the gateway sees it closed)."),
+    ("force", "Prise the door open with no unlock (the gateway sees a forced door)."),
+    ("jam", "Jam the door: the next unlock leaves it shut."),
+    ("unjam", "Free a jammed door."),
+    ("put", "Put an item in (the item sensor sees it)."),
+    ("take", "Take the item out."),
+):
+    _door_command(_action, _doc)
+
+
+@sim_app.command("autoclose")
+def sim_autoclose(
+    setting: str = typer.Argument(..., help="off, or seconds until an opened door closes."),
+    board: int | None = typer.Option(None, "--board", "-b", help="One board (default: all)."),
+    bus: str = BUS,
+    protocol: str = PROTOCOL,
+    data_dir: Path | None = DATA_DIR,
+) -> None:
+    """Turn the doors' closing by themselves off (they stay open until `close`), or set it."""
+    try:
+        seconds = None if setting.lower() == "off" else float(setting)
+    except ValueError:
+        raise typer.BadParameter(f"off or seconds, not {setting!r}") from None
+    answer = _sim_request(bus, protocol, data_dir,
+                          {"action": "autoclose", "board": board, "seconds": seconds})
+    for address, after in answer["autoClose"].items():
+        console.print(f"board {address}: " + ("doors stay open until closed" if after is None
+                                               else f"doors close {after:g} s after opening"))
+
+
+@sim_app.command("status")
+def sim_status(
+    board: int = BOARD,
+    lock: int | None = typer.Option(None, "--lock", "-l", help="One lock (default: all)."),
+    bus: str = BUS,
+    protocol: str = PROTOCOL,
+    data_dir: Path | None = DATA_DIR,
+) -> None:
+    """Doors, jams and items of a simulated board, as the simulator holds them."""
+    _print_doors(_sim_request(bus, protocol, data_dir,
+                              {"action": "status", "board": board, "lock": lock}))

@@ -9,6 +9,7 @@ talks to it through pyserial and the real protocol codecs, exactly as to hardwar
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from berth.hardware.simulator import SimulatedBus, SimulatorThread
 
@@ -17,6 +18,14 @@ BOARDS = {"kerong": (0, 16), "dip": (1, 16)}  # first address, how many boards a
 
 _buses: dict[str, tuple[SimulatorThread, int]] = {}
 _lock = threading.Lock()
+_control_dir: Path | None = None
+
+
+def serve_controls(directory: Path | None) -> None:
+    """Have buses started from now on take person-at-the-locker actions on a unix socket in
+    ``directory`` (``berth hw sim``); ``berth gateway serve`` turns this on for its data dir."""
+    global _control_dir
+    _control_dir = directory
 
 
 def is_simulated(url: str | None) -> bool:
@@ -31,10 +40,13 @@ def resolve(url: str, protocol: str, channels: int, close_after: float | None) -
     with _lock:
         running = _buses.get(key)
         if running is None:
+            from berth.hardware.sim_control import socket_path
+
             first, count = BOARDS[protocol]
+            control = socket_path(_control_dir, url, protocol) if _control_dir else None
             thread = SimulatedBus.in_thread(protocol=protocol, boards=count, channels=channels,
                                             first_address=first, transport="pty",
-                                            close_after=close_after)
+                                            close_after=close_after, control=control)
             running = _buses[key] = (thread, channels)
         thread, sim_channels = running
     if protocol == "dip" and channels != sim_channels:

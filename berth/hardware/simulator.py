@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 import tty
@@ -26,12 +27,14 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
 from berth.hardware.factory import ControllerSpec
 from berth.hardware.protocols import dip, kerong
 
 T = TypeVar("T")
+log = logging.getLogger("berth.hardware.simulator")
 BITS_PER_BYTE = 10  # 8N1: start + 8 data + stop
 LINE_BAUD = {"kerong": 19200, "dip": 9600}
 
@@ -409,10 +412,15 @@ class SimulatedBus:
 
 
 class SimulatorThread:
-    """Runs ``SimulatedBus.start(**options)`` in a daemon thread; use ``call`` to reach it."""
+    """Runs ``SimulatedBus.start(**options)`` in a daemon thread; use ``call`` to reach it.
 
-    def __init__(self, **options: Any) -> None:
+    With ``control=PATH`` it also serves the person-at-the-locker actions on that unix socket
+    (``berth.hardware.sim_control``).
+    """
+
+    def __init__(self, control: Path | None = None, **options: Any) -> None:
         self.options = options
+        self.control = control
         self.sim: SimulatedBus | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -444,7 +452,14 @@ class SimulatorThread:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        async with SimulatedBus.start(**self.options) as sim:
+        async with SimulatedBus.start(**self.options) as sim, contextlib.AsyncExitStack() as stack:
+            if self.control is not None:
+                from berth.hardware.sim_control import serving
+
+                try:
+                    await stack.enter_async_context(serving(sim, self.control))
+                except (OSError, ValueError) as exc:  # the boards work without it
+                    log.warning("no person-at-the-locker controls: %s", exc)
             self.sim = sim
             self._ready.set()
             await self._stop.wait()
