@@ -12,7 +12,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -115,6 +115,7 @@ class CloudService:
     vault: Vault
     jwt_key: bytes
     access_token_ttl: int = 300
+    hasher: auth.SecretHasher = field(default_factory=auth.SecretHasher)
 
     # ---- auth ------------------------------------------------------------------------------
 
@@ -123,8 +124,13 @@ class CloudService:
     ) -> s.TokenResponse:
         with self.db.read() as conn:
             row = store.client(conn, client_id)
-        if not auth.secret_matches(client_secret, row["secret_hash"] if row else None) or not row:
+        stored = row["secret_hash"] if row else None
+        if not self.hasher.verify(client_secret, stored) or row is None or stored is None:
             raise Unauthorized("INVALID_CLIENT", "Unknown client or wrong secret.")
+        if self.hasher.needs_rehash(stored):  # made with older, costlier parameters
+            fresh = self.hasher.hash(client_secret)
+            with self.db.write() as conn:
+                store.replace_secret_hash(conn, client_id, stored, fresh)
         allowed = row["scopes"].split()
         wanted = scope.split() if scope else allowed
         if not wanted or any(sc not in allowed for sc in wanted):
@@ -733,7 +739,7 @@ class CloudService:
             dict(
                 client_id=client_id,
                 partner_id=partner_id,
-                secret_hash=auth.hash_secret(secret),
+                secret_hash=self.hasher.hash(secret),
                 scopes=" ".join(scopes),
                 created_at=now,
             ),
