@@ -21,7 +21,7 @@ from berth.cloud.auth import SecretHasher
 from berth.cloud.config import CloudConfig
 from berth.cloud.errors import CloudError
 from berth.cloud.keys import KeyRing, Vault, load_or_create_secret
-from berth.cloud.routers import admin, auth, locker_tokens, reservations, sdk, towers, users
+from berth.cloud.routers import admin, auth, health, locker_tokens, reservations, sdk, towers, users
 from berth.cloud.service import CloudService
 from berth.ratelimit import FailureLimiter
 from berth.storage import Database, migrate
@@ -96,6 +96,6 @@ def create_app(config: CloudConfig, service: CloudService | None = None) -> Fast
             headers=headers,
         )
 
-    for module in (auth, towers, reservations, locker_tokens, users, sdk, admin):
+    for module in (health, auth, towers, reservations, locker_tokens, users, sdk, admin):
         app.include_router(module.router)
     return app

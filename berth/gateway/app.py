@@ -34,7 +34,8 @@ log = logging.getLogger("berth.gateway")
 # Paths that need no API key: health, the OpenAPI document and docs; routers that check their own
 # credentials: the admin page (login form and signed session) and the tower's phone interface
 # (cloud-signed tokens, mounted by the tower part when the gateway is provisioned).
-PUBLIC_PATHS = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+PUBLIC_PATHS = ("/health", "/health/live", "/openapi.json", "/docs", "/docs/oauth2-redirect",
+                "/redoc")
 PUBLIC_PREFIXES = ("/admin", "/tower")
 
 
