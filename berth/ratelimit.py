@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from limits import RateLimitItem, parse
 from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 
 Seconds = Callable[[], float]
+Client = tuple[str, int] | Sequence[object] | None  # ASGI scope["client"], Request.client
 MAX_KEY = 200  # characters of a key kept: an attacker's 100 kB client id is not stored whole
 
 
@@ -120,3 +121,8 @@ class FailureLimiter:
         for name, key in keys.items():
             if key is not None:
                 self._limiter.hit(self.rules[name], name, key[:MAX_KEY])
+
+
+def address(client: Client) -> str:
+    """The peer's address (behind a proxy: what the server's proxy-headers setting says)."""
+    return str(client[0]) if client else "unknown"

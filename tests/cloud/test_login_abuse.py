@@ -211,3 +211,17 @@ def test_client_secret_basic_is_in_the_openapi_document(cloud: Cloud) -> None:
     basic = [name for name, s in schemes.items() if s.get("scheme") == "basic"]
     assert basic
     assert {basic[0]: []} in doc["paths"]["/oauth/token"]["post"]["security"]
+
+
+def test_limits_come_from_settings_and_bad_ones_are_refused(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from berth.cloud.config import CloudConfig
+    from berth.settings import Settings
+
+    st = Settings(data_dir=tmp_path, cloud_login_failures_per_client="5/hour",
+                  cloud_hash_concurrency=3)
+    config = CloudConfig.from_settings(st)
+    assert (config.login_failures_per_client, config.hash_concurrency) == ("5/hour", 3)
+    with pytest.raises(ValidationError, match="lots"):
+        Settings(tower_open_refusals_per_address="lots")

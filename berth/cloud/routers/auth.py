@@ -20,6 +20,7 @@ from berth.cloud.deps import AnyCaller, Service
 from berth.cloud.errors import BadRequest, TooManyRequests, Unauthorized
 from berth.cloud.schemas import TokenResponse, WhoAmI
 from berth.ratelimit import FailureLimiter
+from berth.ratelimit import address as client_address
 
 router = APIRouter(tags=["auth"])
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="berth"'}
@@ -59,10 +60,6 @@ def _one(name: str, in_header: str | None, in_form: str | None) -> str | None:
     return in_header if in_header is not None else in_form
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @router.post("/oauth/token", response_model=TokenResponse)
 @router.post("/realms/berth/protocol/openid-connect/token", response_model=TokenResponse)
 def token(
@@ -85,7 +82,7 @@ def token(
         raise Unauthorized("INVALID_CLIENT", "Send client_id and client_secret in the form or "
                            "in HTTP Basic.", BASIC_CHALLENGE)
     limiter: FailureLimiter = request.app.state.login_limiter
-    address = _address(request)
+    address = client_address(request.client)
     wait = limiter.retry_after(client=cid, address=address)
     if wait is not None:
         raise TooManyRequests(wait)
