@@ -32,7 +32,7 @@ OPERATOR = "operator"
 PARTNER_SCOPES = (SERVICE_PROVIDER, TOWER_ACCESS)
 ALGORITHM = "HS256"
 
-# OWASP Password Storage Cheat Sheet, argon2id: 19 MiB, 2 passes, 1 lane (about 20 ms here).
+# OWASP Password Storage Cheat Sheet, argon2id: 19 MiB, 2 passes, 1 lane (tens of ms a check).
 ARGON2_TIME_COST = 2
 ARGON2_MEMORY_KIB = 19 * 1024
 ARGON2_PARALLELISM = 1
