@@ -225,3 +225,23 @@ def test_limits_come_from_settings_and_bad_ones_are_refused(tmp_path: Path) -> N
     assert (config.login_failures_per_client, config.hash_concurrency) == ("5/hour", 3)
     with pytest.raises(ValidationError, match="lots"):
         Settings(tower_open_refusals_per_address="lots")
+
+
+def test_waiting_for_a_hashing_slot_never_holds_the_write_lock(sqlite_url: str,
+                                                               tmp_path: Path) -> None:
+    """A new partner's secret is hashed before its write transaction: while it waits for a slot
+    (a login flood holds them), every other write goes on."""
+    with custom_cloud(sqlite_url, tmp_path, hash_concurrency=1, hash_queue=1,
+                      hash_wait=120) as cloud:
+        operator, partner = cloud.headers("operator", "operator"), cloud.headers()
+        answers: list[httpx.Response] = []
+        with cloud.service.hasher.slot():  # the only slot is busy
+            creating = threading.Thread(target=lambda: answers.append(cloud.http.post(
+                "/api/v1/admin/partners", json={"name": "acme"}, headers=operator)))
+            creating.start()
+            reserve = cloud.http.post(f"{cloud.lockers_url()}/{cloud.locker_ids()[0]}"
+                                      "/reservations", json={"duration": 300}, headers=partner)
+            assert reserve.status_code == 201, reserve.text
+            assert creating.is_alive() and not answers  # still waiting for the slot
+        creating.join(timeout=60)
+        assert answers[0].status_code == 201
