@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -104,3 +105,15 @@ def test_refused_tower_tokens_per_address_give_429(gateway_factory: Start, sqlit
     assert answer.status_code == 200 and answer.json()["success"]
     clock.advance(61)
     assert attacker.post("/tower/open", json=body(token(902))).status_code != 429
+
+
+def test_budgets_come_from_settings(tmp_path: Path) -> None:
+    from berth.gateway.config import GatewayConfig
+    from berth.settings import Settings
+
+    config, _ = GatewayConfig.from_settings(Settings(
+        data_dir=tmp_path, gateway_key_failures_per_address="5/hour",
+        gateway_admin_login_failures_per_address="2/minute",
+        tower_open_refusals_per_address="7/10 seconds"))
+    assert (config.key_failures_per_address, config.admin_login_failures_per_address,
+            config.tower_open_refusals_per_address) == ("5/hour", "2/minute", "7/10 seconds")
