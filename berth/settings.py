@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from limits import parse
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +38,27 @@ class Settings(BaseSettings):
     cloud_sweep_interval: float = Field(
         5.0, description="Seconds between the cloud's expiry sweeps (reads check expiry anyway)."
     )
+
+    # Abuse limits (README, "Limits on failed attempts"): failures allowed per window, written
+    # as "N/second", "N/minute", "N/hour" or "N/M minutes"; over it -> 429 with Retry-After.
+    cloud_login_failures_per_client: str = "10/minute"
+    cloud_login_failures_per_address: str = "30/minute"
+    cloud_hash_concurrency: int | None = Field(
+        None, ge=1, description="argon2 checks at once; the number of cores when unset.")
+    cloud_hash_queue: int = Field(8, ge=0, description="Checks that may wait for a free slot.")
+    cloud_hash_wait: float = Field(10.0, gt=0, description="Seconds a check may wait; then 503.")
+    gateway_key_failures_per_address: str = "20/minute"
+    gateway_admin_login_failures_per_address: str = "10/minute"
+    tower_open_refusals_per_address: str = "30/minute"
+
+    @field_validator("cloud_login_failures_per_client", "cloud_login_failures_per_address",
+                     "gateway_key_failures_per_address",
+                     "gateway_admin_login_failures_per_address",
+                     "tower_open_refusals_per_address")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse(value)  # ValueError names the bad string
+        return value
 
     def gateway_db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'gateway.db'}"

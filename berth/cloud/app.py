@@ -17,11 +17,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from berth.background import background
+from berth.cloud.auth import SecretHasher
 from berth.cloud.config import CloudConfig
 from berth.cloud.errors import CloudError
 from berth.cloud.keys import KeyRing, Vault, load_or_create_secret
-from berth.cloud.routers import admin, auth, locker_tokens, reservations, sdk, towers, users
+from berth.cloud.routers import admin, auth, health, locker_tokens, reservations, sdk, towers, users
 from berth.cloud.service import CloudService
+from berth.ratelimit import FailureLimiter
 from berth.storage import Database, migrate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,6 +48,7 @@ def build_service(config: CloudConfig) -> CloudService:
         vault=Vault.load_or_create(data / "cloud-vault.key"),
         jwt_key=jwt_key,
         access_token_ttl=config.access_token_ttl,
+        hasher=SecretHasher(config.hash_concurrency, config.hash_queue, config.hash_wait),
     )
 
 
@@ -78,16 +81,21 @@ def create_app(config: CloudConfig, service: CloudService | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.login_limiter = FailureLimiter(
+        {"client": config.login_failures_per_client,
+         "address": config.login_failures_per_address},
+        clock=lambda: config.clock().timestamp(),
+    )
 
     @app.exception_handler(CloudError)
     async def cloud_error(_: Request, exc: CloudError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = exc.headers or ({"WWW-Authenticate": "Bearer"} if exc.status == 401 else None)
         return JSONResponse(
             {"detail": {"code": exc.code, "message": exc.message}},
             status_code=exc.status,
             headers=headers,
         )
 
-    for module in (auth, towers, reservations, locker_tokens, users, sdk, admin):
+    for module in (health, auth, towers, reservations, locker_tokens, users, sdk, admin):
         app.include_router(module.router)
     return app

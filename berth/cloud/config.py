@@ -20,6 +20,11 @@ class CloudConfig:
     access_token_ttl: int = 300
     sweep_interval: float = 5.0  # seconds between background expiry sweeps; 0 disables
     migrate: bool = True
+    login_failures_per_client: str = "10/minute"  # rate strings of the `limits` package
+    login_failures_per_address: str = "30/minute"
+    hash_concurrency: int | None = None  # argon2 checks at once; None: the number of cores
+    hash_queue: int = 8
+    hash_wait: float = 10.0
 
     @classmethod
     def from_settings(
@@ -32,4 +37,9 @@ class CloudConfig:
             jwt_secret=st.cloud_jwt_secret,
             access_token_ttl=st.access_token_ttl,
             sweep_interval=st.cloud_sweep_interval,
+            login_failures_per_client=st.cloud_login_failures_per_client,
+            login_failures_per_address=st.cloud_login_failures_per_address,
+            hash_concurrency=st.cloud_hash_concurrency,
+            hash_queue=st.cloud_hash_queue,
+            hash_wait=st.cloud_hash_wait,
         )

@@ -10,8 +10,8 @@ from __future__ import annotations
 class CloudError(Exception):
     status = 400
 
-    def __init__(self, code: str, message: str) -> None:
-        self.code, self.message = code, message
+    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        self.code, self.message, self.headers = code, message, headers
         super().__init__(message)
 
 
@@ -35,3 +35,24 @@ class NotFound(CloudError):
 
 class Conflict(CloudError):
     status = 409
+
+
+class TooManyRequests(CloudError):
+    """Too many failed attempts; ``Retry-After`` says when to try again."""
+
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("TOO_MANY_ATTEMPTS",
+                         f"Too many failed attempts; try again in {retry_after} s.",
+                         {"Retry-After": str(retry_after)})
+
+
+class Busy(CloudError):
+    """The server is at its cap of concurrent secret checks; try again shortly."""
+
+    status = 503
+
+    def __init__(self) -> None:
+        super().__init__("BUSY", "Too many credential checks at once; try again shortly.",
+                         {"Retry-After": "1"})

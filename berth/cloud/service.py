@@ -8,11 +8,12 @@ only ever sees towers assigned to it: anything else is ``404``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from berth.clock import Clock
 from berth.cloud import auth, store
 from berth.cloud import schemas as s
-from berth.cloud.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from berth.cloud.errors import BadRequest, Busy, Conflict, Forbidden, NotFound, Unauthorized
 from berth.cloud.keys import KeyRing, Vault, raw_private, raw_public
 from berth.cloud.tables import (
     clients,
@@ -115,6 +116,7 @@ class CloudService:
     vault: Vault
     jwt_key: bytes
     access_token_ttl: int = 300
+    hasher: auth.SecretHasher = field(default_factory=auth.SecretHasher)
 
     # ---- auth ------------------------------------------------------------------------------
 
@@ -123,8 +125,14 @@ class CloudService:
     ) -> s.TokenResponse:
         with self.db.read() as conn:
             row = store.client(conn, client_id)
-        if not auth.secret_matches(client_secret, row["secret_hash"] if row else None) or not row:
+        stored = row["secret_hash"] if row else None
+        if not self.hasher.verify(client_secret, stored) or row is None or stored is None:
             raise Unauthorized("INVALID_CLIENT", "Unknown client or wrong secret.")
+        if self.hasher.needs_rehash(stored):  # made with older, costlier parameters
+            with contextlib.suppress(Busy):  # the login stands; the next one rehashes
+                fresh = self.hasher.hash(client_secret)
+                with self.db.write() as conn:
+                    store.replace_secret_hash(conn, client_id, stored, fresh)
         allowed = row["scopes"].split()
         wanted = scope.split() if scope else allowed
         if not wanted or any(sc not in allowed for sc in wanted):
@@ -360,24 +368,25 @@ class CloudService:
     # ---- operator ---------------------------------------------------------------------------
 
     def create_partner(self, name: str) -> s.ClientCredentials:
-        now = self.clock()
+        now, creds = self.clock(), self._fresh_credentials()
         try:
             with self.db.write() as conn:
                 pid = store.insert_row(conn, partners, dict(name=name, created_at=now))
-                return self._new_client(conn, pid, name, list(auth.PARTNER_SCOPES), now)
+                return self._new_client(conn, creds, pid, name, list(auth.PARTNER_SCOPES), now)
         except IntegrityError as exc:
             raise Conflict("PARTNER_EXISTS", f"A partner named {name!r} exists.") from exc
 
     def create_operator(self, name: str = "operator") -> s.ClientCredentials:
+        creds = self._fresh_credentials()
         with self.db.write() as conn:
-            return self._new_client(conn, None, name, [auth.OPERATOR], self.clock())
+            return self._new_client(conn, creds, None, name, [auth.OPERATOR], self.clock())
 
     def create_client(self, partner_name: str) -> s.ClientCredentials:
         """Another client (fresh credentials) for an existing partner."""
-        pid = self.partner_id(partner_name)
+        pid, creds = self.partner_id(partner_name), self._fresh_credentials()
         with self.db.write() as conn:
             return self._new_client(
-                conn, pid, partner_name, list(auth.PARTNER_SCOPES), self.clock()
+                conn, creds, pid, partner_name, list(auth.PARTNER_SCOPES), self.clock()
             )
 
     def list_partners(self) -> list[s.Partner]:
@@ -718,22 +727,29 @@ class CloudService:
             store.mark_command_applied(conn, tower_id, now, locker_id=row["id"])
         return "applied", None
 
+    def _fresh_credentials(self) -> tuple[str, str, str]:
+        """A new client id, secret and the secret's hash, made before any write transaction
+        begins: waiting for a hashing slot must never hold the database's write lock."""
+        client_id, secret = auth.new_client_credentials()
+        return client_id, secret, self.hasher.hash(secret)
+
     def _new_client(
         self,
         conn: Connection,
+        creds: tuple[str, str, str],
         partner_id: int | None,
         name: str,
         scopes: list[str],
         now: datetime,
     ) -> s.ClientCredentials:
-        client_id, secret = auth.new_client_credentials()
+        client_id, secret, secret_hash = creds
         store.insert_row(
             conn,
             clients,
             dict(
                 client_id=client_id,
                 partner_id=partner_id,
-                secret_hash=auth.hash_secret(secret),
+                secret_hash=secret_hash,
                 scopes=" ".join(scopes),
                 created_at=now,
             ),

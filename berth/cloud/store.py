@@ -180,6 +180,12 @@ def client(conn: Connection, client_id: str) -> RowMapping | None:
     return conn.execute(select(clients).where(clients.c.client_id == client_id)).mappings().first()
 
 
+def replace_secret_hash(conn: Connection, client_id: str, old: str, new: str) -> None:
+    """Store a rehashed secret, unless the secret changed meanwhile."""
+    conn.execute(update(clients).where(clients.c.client_id == client_id,
+                                       clients.c.secret_hash == old).values(secret_hash=new))
+
+
 def partner_by_name(conn: Connection, name: str) -> RowMapping | None:
     return conn.execute(select(partners).where(partners.c.name == name)).mappings().first()
 

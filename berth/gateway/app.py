@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from berth import __version__
 from berth.gateway.auth import ApiKeyAuth, presented_key
 from berth.gateway.config import GatewayConfig
-from berth.gateway.errors import error_response, install_error_handlers
+from berth.gateway.errors import error_response, install_error_handlers, too_many
 from berth.gateway.mdns import MdnsAdvertiser, build_service_info
 from berth.gateway.routers import (
     admin,
@@ -26,6 +26,7 @@ from berth.gateway.routers import (
     transactions,
 )
 from berth.gateway.service import GatewayService
+from berth.ratelimit import FailureLimiter, address
 from berth.tower import router as tower_router
 from berth.tower.attach import GatewayTower
 
@@ -34,7 +35,8 @@ log = logging.getLogger("berth.gateway")
 # Paths that need no API key: health, the OpenAPI document and docs; routers that check their own
 # credentials: the admin page (login form and signed session) and the tower's phone interface
 # (cloud-signed tokens, mounted by the tower part when the gateway is provisioned).
-PUBLIC_PATHS = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+PUBLIC_PATHS = ("/health", "/health/live", "/openapi.json", "/docs", "/docs/oauth2-redirect",
+                "/redoc")
 PUBLIC_PREFIXES = ("/admin", "/tower")
 
 
@@ -44,11 +46,16 @@ def is_public(path: str) -> bool:
 
 
 class ApiKeyMiddleware:
-    """Rejects unauthenticated requests before anything reads their body (401 first, always)."""
+    """Rejects unauthenticated requests before anything reads their body (401 first, always).
 
-    def __init__(self, app: ASGIApp, auth: ApiKeyAuth) -> None:
+    Wrong keys are counted per address; past the budget the address gets 429 with Retry-After,
+    whatever key it sends, until the window ends.
+    """
+
+    def __init__(self, app: ASGIApp, auth: ApiKeyAuth, limiter: FailureLimiter) -> None:
         self.app = app
         self.auth = auth
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,9 +65,17 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         key = presented_key(Headers(scope=scope))
+        peer = address(scope.get("client"))
+        wait = self.limiter.retry_after(key=peer)
+        if wait is not None:
+            response = too_many(wait, "Too many wrong API keys from this address")
+            await response(scope, receive, send)
+            return
         if self.auth.valid(key):
             await self.app(scope, receive, send)
             return
+        if key is not None:
+            self.limiter.failed(key=peer)
         response = error_response(
             401, "UNAUTHORIZED",
             "Missing or invalid API key: send X-API-Key or Authorization: Bearer",
@@ -94,9 +109,13 @@ def create_app(config: GatewayConfig) -> FastAPI:
     )
     app.state.service = service
     app.state.auth = auth
+    app.state.limiter = FailureLimiter(
+        {"key": config.key_failures_per_address, "admin": config.admin_login_failures_per_address,
+         "tower_open": config.tower_open_refusals_per_address},
+        clock=lambda: config.clock().timestamp())
     app.state.tower = tower.service if tower else None
     install_error_handlers(app)
-    app.add_middleware(ApiKeyMiddleware, auth=auth)
+    app.add_middleware(ApiKeyMiddleware, auth=auth, limiter=app.state.limiter)
     for module in (health, admin, transactions, lockers, locker_types, bank_types, system,
                    tower_router):
         app.include_router(module.router)

@@ -30,6 +30,10 @@ class GatewayConfig:
     max_batch: int = 128
     tower: TowerIdentity | None = None  # provisioned as a cloud tower (berth.tower)
     tower_sync_interval: float = 2.0
+    # failures allowed per address and window (rate strings of the `limits` package)
+    key_failures_per_address: str = "20/minute"
+    admin_login_failures_per_address: str = "10/minute"
+    tower_open_refusals_per_address: str = "30/minute"
 
     @classmethod
     def from_settings(cls, settings: Settings, *, db_url: str | None = None,
@@ -49,6 +53,9 @@ class GatewayConfig:
             open_all_gap=settings.open_all_gap,
             door_poll_interval=settings.door_poll_interval,
             tower_sync_interval=settings.tower_sync_interval,
+            key_failures_per_address=settings.gateway_key_failures_per_address,
+            admin_login_failures_per_address=settings.gateway_admin_login_failures_per_address,
+            tower_open_refusals_per_address=settings.tower_open_refusals_per_address,
             mdns=settings.mdns if mdns is None else mdns,
             host=host or settings.gateway_host,
             port=port or settings.gateway_port,

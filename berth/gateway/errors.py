@@ -54,6 +54,12 @@ def error_response(status: int, code: str, message: str, details: Any = None,
     return Response(content, status, headers, media_type="application/json")
 
 
+def too_many(retry_after: int, message: str) -> Response:
+    """429 after too many failed attempts; ``Retry-After`` says when to try again."""
+    return error_response(429, "TOO_MANY_REQUESTS", f"{message}; try again in {retry_after} s",
+                          headers={"Retry-After": str(retry_after)})
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for err in exc.errors():

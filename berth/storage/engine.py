@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -96,6 +98,8 @@ class Database:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, pool_size=pool_size)
         self.sqlite = is_sqlite(self.url)
+        database = make_url(self.url).database if self.sqlite else None
+        self._sqlite_file = database if database and database != ":memory:" else None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -112,7 +116,17 @@ class Database:
                 yield conn
 
     def ping(self) -> bool:
+        """Whether the database answers a query now.
+
+        For an SQLite file this opens the file afresh (never creating it): a pooled connection
+        keeps answering from a file that was deleted or whose directory went away.
+        """
         try:
+            if self.sqlite and self._sqlite_file:
+                uri = f"file:{quote(self._sqlite_file)}?mode=rw"
+                with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5)) as conn:
+                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return True
             with self.read() as conn:
                 conn.exec_driver_sql("SELECT 1")
             return True

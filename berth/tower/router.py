@@ -17,6 +17,7 @@ from berth.domain.tokens import TokenRefused
 from berth.gateway.auth import presented_key
 from berth.gateway.errors import ApiError
 from berth.gateway.schemas import Error
+from berth.ratelimit import address
 from berth.tower.schemas import (
     CommandOutcome,
     CommandOutcomes,
@@ -46,12 +47,26 @@ def _refused(exc: TokenRefused) -> ApiError:
     return ApiError(403, exc.code, str(exc))
 
 
+def open_budget(request: Request) -> str:
+    """The caller's address, refused with 429 once it had too many tokens refused."""
+    peer = address(request.client)
+    wait = request.app.state.limiter.retry_after(tower_open=peer)
+    if wait is not None:
+        raise ApiError(429, "TOO_MANY_REQUESTS",
+                       f"Too many refused tokens from this address; try again in {wait} s",
+                       headers={"Retry-After": str(wait)})
+    return peer
+
+
 @router.post("/open", response_model=TowerOpenResponse, responses=REFUSED)
-async def open_with_token(body: TowerOpenRequest, tower: Tower) -> TowerOpenResponse:
+async def open_with_token(body: TowerOpenRequest, tower: Tower,
+                          peer: Annotated[str, Depends(open_budget)],
+                          request: Request) -> TowerOpenResponse:
     """Verify the token offline, then open the door it names."""
     try:
         result = await tower.open_with_token(body.payload, body.payload_auth)
     except TokenRefused as exc:
+        request.app.state.limiter.failed(tower_open=peer)
         raise _refused(exc) from exc
     return TowerOpenResponse(success=result.success, lockerId=result.locker_id,
                              gatewayLockerId=result.gateway_locker_id, kind=result.kind,

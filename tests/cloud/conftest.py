@@ -84,11 +84,14 @@ class Cloud:
         )
 
 
-def make_cloud(db_url: str, data_dir: Path, sweep_interval: float = 0) -> Iterator[Cloud]:
+def make_cloud(
+    db_url: str, data_dir: Path, sweep_interval: float = 0, **overrides: Any
+) -> Iterator[Cloud]:
+    """``overrides`` are further CloudConfig fields (limits, hashing caps)."""
     clock = FakeClock()
     clock.now = clock.now.replace(year=2030)  # a future date: real-time libraries stay out
     config = CloudConfig(
-        db_url=db_url, data_dir=data_dir, clock=clock, sweep_interval=sweep_interval
+        db_url=db_url, data_dir=data_dir, clock=clock, sweep_interval=sweep_interval, **overrides
     )
     service = build_service(config)
     seed = seed_demo(service)

@@ -58,8 +58,15 @@ def test_bad_token_requests(cloud: Cloud, form: dict[str, str], status: int, cod
 
 
 def test_missing_form_field_is_422(cloud: Cloud) -> None:
-    r = cloud.http.post("/oauth/token", data={"grant_type": "client_credentials"})
+    r = cloud.http.post("/oauth/token", data=cloud.creds("demo"))  # no grant_type
     assert r.status_code == 422 and isinstance(r.json()["detail"], list)
+
+
+def test_missing_credentials_are_401_inviting_basic(cloud: Cloud) -> None:
+    """Credentials may come in the form or in HTTP Basic: with neither, the client is unknown."""
+    r = cloud.http.post("/oauth/token", data={"grant_type": "client_credentials"})
+    assert r.status_code == 401 and r.json()["detail"]["code"] == "INVALID_CLIENT"
+    assert r.headers["WWW-Authenticate"].startswith("Basic")
 
 
 def test_no_scope_asked_gives_all_allowed(cloud: Cloud) -> None:

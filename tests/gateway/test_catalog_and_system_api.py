@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
+
+from tests.gateway.conftest import AUTH
 
 SEED_SCHEMAS = {
     "Locker", "LockerTypeSummary", "TransactionResponse", "LockerType", "LockController",
@@ -94,7 +97,11 @@ def test_health_needs_no_key_and_checks_the_database(client: TestClient) -> None
     assert client.get("/health").status_code == 503
 
 
-def test_every_api_needs_the_key(client: TestClient) -> None:
+def test_every_api_needs_the_key(gateway_factory: Callable[..., TestClient],
+                                 sqlite_url: str) -> None:
+    # 36 wrong keys from one address: above the default budget (tests/gateway/test_failure_limits)
+    client = gateway_factory(sqlite_url, key_failures_per_address="100/minute")
+    client.headers.update(AUTH)
     paths = [("GET", "/transactions"), ("POST", "/transactions"), ("GET", "/transactions/x"),
              ("DELETE", "/transactions/x"), ("POST", "/transactions/x/open"),
              ("GET", "/lockers"), ("GET", "/lockers/1"), ("GET", "/lockers/1/config"),

@@ -102,7 +102,8 @@ def test_cli_rejects_a_bad_site_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_public_paths_are_exactly_health_docs_and_self_authenticating_routers() -> None:
     from berth.gateway.app import is_public
 
-    for path in ("/health", "/openapi.json", "/docs", "/admin", "/admin/login", "/tower/open"):
+    for path in ("/health", "/health/live", "/openapi.json", "/docs", "/admin", "/admin/login",
+                 "/tower/open"):
         assert is_public(path), path
     for path in ("/transactions", "/lockers/1", "/system", "/administrator", "/towers", "/"):
         assert not is_public(path), path

@@ -21,6 +21,7 @@ from berth.gateway.errors import ApiError
 from berth.gateway.routers.deps import Service
 from berth.gateway.schemas import REASON_CODE_PATTERN, UpdateLockerRequest
 from berth.gateway.store import LogFilter
+from berth.ratelimit import address
 
 router = APIRouter(prefix="/admin", tags=["Health & Status"])
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
@@ -68,8 +69,16 @@ def admin_page(request: Request, service: Service, notice: str | None = None) ->
 
 @router.post("/login", response_class=HTMLResponse, summary="Admin login")
 def login(request: Request, api_key: Annotated[str, Form(max_length=500)] = "") -> Response:
-    auth = _auth(request)
+    """Failed logins are counted per address: past the budget, 429 with Retry-After."""
+    auth, limiter = _auth(request), request.app.state.limiter
+    peer = address(request.client)
+    wait = limiter.retry_after(admin=peer)
+    if wait is not None:
+        return templates.TemplateResponse(
+            request, "login.html", {"error": f"Too many failed logins; try again in {wait} s"},
+            status_code=429, headers={"Retry-After": str(wait)})
     if not auth.valid(api_key):
+        limiter.failed(admin=peer)
         return templates.TemplateResponse(request, "login.html",
                                           {"error": "Wrong API key"}, status_code=401)
     response = _back()

@@ -1,13 +1,19 @@
-"""GET /health: no credentials, checks the database for real."""
+"""Health probes, no credentials: ``GET /health`` (readiness) and ``GET /health/live`` (liveness).
+
+``/health`` keeps the seed's contract and checks the database for real (503 when it does not
+answer); ``/health/live`` (:mod:`berth.health`) only says the process answers. The cloud
+answers the same pair.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from berth.gateway.routers.deps import Service
 from berth.gateway.schemas import Health
+from berth.health import health_router
 
-router = APIRouter(tags=["Health & Status"])
+router = health_router("Health & Status")
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}},
