@@ -384,7 +384,7 @@ class GatewayStore:
                             f"Locker {locker_id} works again (cleared {code})",
                             locker_id=locker_id)
 
-    def record_open(self, locker_id: int, *, success: bool, door_open: bool, message: str,
+    def record_open(self, locker_id: int, *, success: bool, door_open: bool | None, message: str,
                     reason_code: str | None, transaction_id: str | None, source: str) -> None:
         """Log an open attempt's outcome and keep ``doorOpen`` current in one transaction."""
         lk = t.lockers

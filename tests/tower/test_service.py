@@ -6,9 +6,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from berth.domain.tokens import SigningKey, TokenKind, TokenRefused, verify_event
-from berth.hardware.driver import DoorState
+from berth.hardware.driver import CommunicationError, DoorState
+from berth.hardware.opening import OpenOutcome, open_door
+from berth.hardware.simulated import SimulatedController
 from berth.tower.service import ANONYMOUS_CODES, REFUSAL_SUMMARY_INTERVAL, TowerService
-from tests.tower.conftest import OTHER_TOWER, Rig
+from tests.tower.conftest import FAST, OTHER_TOWER, Rig
 
 
 def open_(rig: Rig, token):  # type: ignore[no-untyped-def]
@@ -301,3 +303,35 @@ def test_concurrent_uses_of_one_pickup_token_open_one_door(rig: Rig) -> None:
     assert len(opened) == 1, results
     assert {r.code for r in results if isinstance(r, TokenRefused)} == {"TOKEN_GENERATION_STALE"}
     assert rig.controller.unlocks == [1]
+
+
+class _LostReply(SimulatedController):
+    """Fires the lock, loses the reply, and the door is shut again before anyone reads it."""
+
+    async def unlock(self, channel: int) -> None:
+        await super().unlock(channel)
+        self.close_door(channel)
+        raise CommunicationError("reply lost")
+
+
+def test_unknown_opening_keeps_the_claim_and_does_not_give_the_token_back(rig: Rig) -> None:
+    open_(rig, rig.token(101, TokenKind.DROPOFF))
+    rig.service.door_closed(1)
+    lost = _LostReply("bank-1", 4, close_after=None)
+
+    async def opener(gateway_locker_id: int) -> OpenOutcome:
+        return await open_door(lost, gateway_locker_id, FAST)
+
+    rig.service.opener = opener
+    pickup = rig.token(101, TokenKind.PICKUP)
+    result = open_(rig, pickup)
+    assert not result.success and result.door_open is None
+    assert result.reason_code == "DOOR_STATE_UNKNOWN"
+    assert lost.unlocks == [1]  # fired once, never again
+    state = rig.service.locker_state(101)
+    assert state["generation"] == 1 and state["pending_token_id"] == pickup.claims.token_id
+    assert rig.events()[-1]["type"] == "open_unknown"
+    assert refused(rig, pickup) == "TOKEN_GENERATION_STALE"  # not handed back
+    assert lost.unlocks == [1]
+    rig.service.door_closed(1)  # the person did take the parcel
+    assert rig.types()[-1] == "pickup_token_used"
