@@ -700,10 +700,14 @@ class CloudService:
         kind = event["type"]
         if kind == COMMAND_APPLIED:
             cid = event.get("command_id")
-            done = isinstance(cid, int) and store.mark_command_applied(
-                conn, tower_id, now, command_id=cid
-            )
-            return ("applied", None) if done else ("ignored", "COMMAND_NOT_FOUND")
+            if not isinstance(cid, int):
+                return "ignored", "COMMAND_NOT_FOUND"
+            # The tower logs ``release_token_set`` before ``command_applied``, and that event
+            # already closed the command (by its token): the acknowledgement is still good.
+            store.mark_command_applied(conn, tower_id, now, command_id=cid)
+            if store.command_exists(conn, tower_id, cid):
+                return "applied", None
+            return "ignored", "COMMAND_NOT_FOUND"
         if kind not in EVENT_ACTIONS:
             return "recorded", None  # boot, door forced, errors...: kept for audit
         action, token_kind = EVENT_ACTIONS[kind]

@@ -155,6 +155,11 @@ def pending_commands(conn: Connection, tower_id: str, after: int) -> Sequence[Ro
     return conn.execute(query).mappings().all()
 
 
+def command_exists(conn: Connection, tower_id: str, command_id: int) -> bool:
+    query = select(exists().where(commands.c.tower_id == tower_id, commands.c.id == command_id))
+    return bool(conn.execute(query).scalar())
+
+
 def mark_command_applied(
     conn: Connection,
     tower_id: str,

@@ -128,7 +128,8 @@ class OperationResponse(CamelModel):
 class LockerOperationResponse(CamelModel):
     success: bool
     locker_id: int
-    door_open: bool
+    door_open: bool | None = Field(description="null (reasonCode DOOR_STATE_UNKNOWN) when an "
+                                   "unlock may have fired but no reading confirmed the door")
     message: str
     reason_code: str | None = None
 

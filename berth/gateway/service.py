@@ -32,7 +32,7 @@ from berth.gateway.store import (
     TransactionRecord,
     as_utc,
 )
-from berth.hardware.driver import LockController
+from berth.hardware.driver import DoorState, LockController
 from berth.hardware.factory import build_controller
 from berth.hardware.opening import open_door
 from berth.hardware.watcher import DoorEvent, DoorEventKind, DoorWatcher
@@ -195,7 +195,8 @@ class GatewayService:
 
     def locker_view(self, row: Any) -> s.Locker:
         lt_id, lt = row.locker_type_id, self.site.spec.locker_types[row.locker_type_id - 1]
-        available = not row.occupied and not row.out_of_service and row.operational
+        available = (not row.occupied and not row.out_of_service and row.operational
+                     and row.door_open is not None)
         code = reason = None
         if row.out_of_service:
             code, reason = row.service_reason_code, row.service_reason
@@ -203,6 +204,8 @@ class GatewayService:
             code, reason = row.fault_code, row.fault_reason
         elif row.occupied:
             code, reason = "IN_USE", "Held by an open transaction"
+        elif row.door_open is None:
+            code, reason = "DOOR_STATE_UNKNOWN", "The controller missed a poll; not assigned"
         return s.Locker(
             locker_id=row.id, bank_id=row.bank_id,
             bank_name=self.site.spec.banks[row.bank_id - 1].name,
@@ -355,6 +358,13 @@ class GatewayService:
     def record_door_event(self, event: DoorEvent) -> None:
         """Turn a watcher event into flags and a log entry."""
         kind, cid = event.kind, event.controller_id
+        if kind in (DoorEventKind.DOORS_UNKNOWN, DoorEventKind.DOORS_KNOWN):
+            known = kind is DoorEventKind.DOORS_KNOWN
+            self.store.set_doors(cid, {ch: state is DoorState.OPEN if state is not
+                                       DoorState.UNKNOWN else None for ch, state in event.doors}
+                                 if known else None, event.detail)
+            self._tell_listeners(event, None)
+            return
         if kind in (DoorEventKind.CONTROLLER_OFFLINE, DoorEventKind.CONTROLLER_ONLINE):
             online = kind is DoorEventKind.CONTROLLER_ONLINE
             state = "online" if online else "offline, door states unknown"

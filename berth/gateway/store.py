@@ -82,13 +82,17 @@ class LogFilter:
     offset: int = 0
 
 
+#: A locker whose door state is unknown (its controller missed a poll) is never assigned.
+_ASSIGNABLE = f"{t.FREE_LOCKER} AND door_open IS NOT NULL"
+
+
 def _claim_sql(postgres: bool) -> Any:
     lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
     return text(
         f"UPDATE lockers SET occupied = true, updated_at = :now "
         f"WHERE id = (SELECT id FROM lockers WHERE locker_type_id = :type_id "
-        f"AND (attr_mask & :mask) = :mask AND {t.FREE_LOCKER} ORDER BY id LIMIT 1{lock}) "
-        f"AND {t.FREE_LOCKER} RETURNING id"
+        f"AND (attr_mask & :mask) = :mask AND {_ASSIGNABLE} ORDER BY id LIMIT 1{lock}) "
+        f"AND {_ASSIGNABLE} RETURNING id"
     )
 
 
@@ -327,7 +331,7 @@ class GatewayStore:
             conds.append(lk.c.out_of_service.is_(out_of_service))
         if available is not None:
             free = and_(lk.c.occupied.is_(False), lk.c.out_of_service.is_(False),
-                        lk.c.operational.is_(True))
+                        lk.c.operational.is_(True), lk.c.door_open.is_not(None))
             conds.append(free if available else ~free)
         where = and_(True, *conds)
         with self.db.read() as conn:
@@ -384,7 +388,7 @@ class GatewayStore:
                             f"Locker {locker_id} works again (cleared {code})",
                             locker_id=locker_id)
 
-    def record_open(self, locker_id: int, *, success: bool, door_open: bool, message: str,
+    def record_open(self, locker_id: int, *, success: bool, door_open: bool | None, message: str,
                     reason_code: str | None, transaction_id: str | None, source: str) -> None:
         """Log an open attempt's outcome and keep ``doorOpen`` current in one transaction."""
         lk = t.lockers
@@ -417,6 +421,23 @@ class GatewayStore:
                         transaction_id=open_tx,
                         details={"controllerId": controller_id, "channel": channel})
         return locker_id
+
+    def set_doors(self, controller_id: str, doors: dict[int, bool | None] | None,
+                  message: str) -> None:
+        """Every door of a controller at once: unknown (``None``) or each channel's reading."""
+        lk, now = t.lockers, self.clock()
+        with self.db.write() as conn:
+            if doors is None:
+                conn.execute(update(lk).where(lk.c.controller_id == controller_id)
+                             .values(door_open=None, updated_at=now))
+            for channel, door_open in (doors or {}).items():
+                conn.execute(update(lk).where(lk.c.controller_id == controller_id,
+                                              lk.c.channel == channel)
+                             .values(door_open=door_open, updated_at=now))
+            self.log_in(conn, "warning" if doors is None else "info",
+                        "DOORS_UNKNOWN" if doors is None else "DOORS_KNOWN",
+                        f"Controller {controller_id}: {message}",
+                        details={"controllerId": controller_id})
 
     def set_controller_online(self, controller_id: str, online: bool, message: str) -> None:
         """Controller reachability drives ``operational`` of all its lockers."""

@@ -10,9 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from berth.hardware.bus import Bus, BusRegistry, Priority, buses
-from berth.hardware.driver import CommunicationError, DoorState, HardwareFault, LockController
+from berth.hardware.driver import (
+    CommunicationError,
+    DoorState,
+    HardwareFault,
+    LockController,
+    NotDelivered,
+)
 from berth.hardware.protocols import dip, kerong
 from berth.hardware.protocols.framing import StreamDecoder
+
+
+def _named(controller_id: str, exc: CommunicationError) -> CommunicationError:
+    """The same kind of error (delivered or not matters to the open rule), naming the board."""
+    kind = NotDelivered if isinstance(exc, NotDelivered) else CommunicationError
+    return kind(f"{controller_id}: {exc}")
 
 
 class BoardController(LockController):
@@ -40,7 +52,7 @@ class BoardController(LockController):
     @property
     def bus(self) -> Bus:
         if self._bus is None:
-            raise CommunicationError(f"{self.controller_id}: controller not started")
+            raise NotDelivered(f"{self.controller_id}: controller not started")
         return self._bus
 
     async def start(self) -> None:
@@ -64,7 +76,7 @@ class BoardController(LockController):
             await self.bus.send(payload)
         except CommunicationError as exc:
             self._online = False
-            raise CommunicationError(f"{self.controller_id}: {exc}") from exc
+            raise _named(self.controller_id, exc) from exc
 
     async def _ask(
         self, payload: bytes, decoder: StreamDecoder[Any], accept: Any, priority: Priority
@@ -73,7 +85,7 @@ class BoardController(LockController):
             reply = await self.bus.request(payload, decoder, accept, priority=priority)
         except CommunicationError as exc:
             self._online = False
-            raise CommunicationError(f"{self.controller_id}: {exc}") from exc
+            raise _named(self.controller_id, exc) from exc
         self._online = True
         return reply
 
@@ -81,8 +93,8 @@ class BoardController(LockController):
 class KerongController(BoardController):
     """A Kerong CU board: unlock has no reply, so each unlock is followed by a status read.
 
-    That read proves the board heard us; a board that stays busy after an unlock and drops it
-    raises ``CommunicationError``, and the open rule then reads the door before firing again.
+    That read proves the board heard us; when it gets no answer the unlock may still have fired,
+    so the open rule reads the door instead of firing again.
     """
 
     def __init__(self, controller_id: str, url: str, address: int = 0, channels: int = 16,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from berth.hardware.driver import CommunicationError
+from berth.hardware.driver import CommunicationError, NotDelivered
 from berth.hardware.protocols.framing import StreamDecoder
 from berth.hardware.transports import Transport, bus_key, open_transport, url_options
 
@@ -132,7 +132,7 @@ class Bus:
         quiet: float | None = None,
     ) -> Any:
         if self._worker is None:
-            raise CommunicationError(f"{self.transport.url}: bus not started")
+            raise NotDelivered(f"{self.transport.url}: bus not started")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         job = _Job(int(priority), next(self._seq), payload, decoder, accept,
                    self.config.timeout if timeout is None else timeout, future, quiet)
@@ -159,7 +159,10 @@ class Bus:
     async def _exchange(self, job: _Job) -> Any:
         loop = asyncio.get_running_loop()
         self.stats.requests += 1
-        await self.transport.wait_connected(job.timeout)
+        try:
+            await self.transport.wait_connected(job.timeout)
+        except CommunicationError as exc:  # nothing was written: the board heard nothing
+            raise NotDelivered(str(exc)) from exc
         wait = self._last_io + self.config.gap - loop.time()
         if wait > 0:
             await asyncio.sleep(wait)

@@ -19,7 +19,17 @@ class DoorState(StrEnum):
 
 
 class CommunicationError(Exception):
-    """The controller did not answer, or its answer could not be read. Retryable."""
+    """The controller did not answer, or its answer could not be read.
+
+    The request itself may have reached the board: an unlock that raised this may have fired.
+    """
+
+
+class NotDelivered(CommunicationError):
+    """The request never left for the board (line down, bus not started): nothing happened.
+
+    Only this error lets the open rule fire a lock again; after any other the lock may have fired.
+    """
 
 
 class HardwareFault(Exception):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from berth.hardware.driver import CommunicationError, DoorState, LockController
+from berth.hardware.driver import CommunicationError, DoorState, LockController, NotDelivered
 
 
 class SimulatedController(LockController):
@@ -27,7 +27,7 @@ class SimulatedController(LockController):
 
     def _check(self, channel: int | None = None) -> None:
         if self.offline:
-            raise CommunicationError(f"{self.controller_id}: no response")
+            raise NotDelivered(f"{self.controller_id}: no response")
         if channel is not None and not 1 <= channel <= self.channels:
             raise CommunicationError(f"{self.controller_id}: no channel {channel}")
 

@@ -1,8 +1,10 @@
 """Door watching: poll every controller's door sensors and publish only what changed.
 
 Field lessons (lock-boards notes): poll about every 0.5 s, publish changes only, report a door that
-opens with no unlock behind it (forced open), and after 3 failed polls in a row report the state as
-unknown (the controller went offline) until it answers again.
+opens with no unlock behind it (forced open), and after 3 failed polls in a row report the
+controller offline until it answers again. Already the first failed poll makes every door of the
+controller unknown (``DOORS_UNKNOWN``), so nothing is assigned on a reading that may be stale; the
+next good poll says what each door is (``DOORS_KNOWN``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class DoorEventKind(StrEnum):
     DOOR_STATE_UNKNOWN = "DOOR_STATE_UNKNOWN"
     CONTROLLER_OFFLINE = "CONTROLLER_OFFLINE"
     CONTROLLER_ONLINE = "CONTROLLER_ONLINE"
+    DOORS_UNKNOWN = "DOORS_UNKNOWN"  # a poll failed: the controller's doors are unknown
+    DOORS_KNOWN = "DOORS_KNOWN"  # it answers again; ``doors`` holds every door's state
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class DoorEvent:
     controller_id: str
     channel: int | None = None  # None for controller-wide events
     detail: str = ""
+    doors: tuple[tuple[int, DoorState], ...] = ()  # DOORS_KNOWN: (channel, state) of each door
 
 
 OnEvent = Callable[[DoorEvent], Awaitable[None] | None]
@@ -56,6 +61,7 @@ class DoorWatcher:
         self._states: dict[str, dict[int, DoorState]] = {}
         self._failures: dict[str, int] = {}
         self._offline: set[str] = set()
+        self._blind: set[str] = set()  # controllers whose last poll failed
         self._unlocks: dict[tuple[str, int], float] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -98,6 +104,10 @@ class DoorWatcher:
             doors = await asyncio.wait_for(controller.read_doors(), max(self.interval * 4, 1.0))
         except (CommunicationError, TimeoutError, OSError) as exc:
             self._failures[cid] = failures = self._failures.get(cid, 0) + 1
+            if cid not in self._blind:
+                self._blind.add(cid)
+                await self._emit(DoorEvent(DoorEventKind.DOORS_UNKNOWN, cid, None,
+                                           f"a door poll failed: {exc}"))
             if failures >= self.failures_before_unknown and cid not in self._offline:
                 self._offline.add(cid)
                 # every door becomes unknown; the first good poll reports each door again
@@ -120,6 +130,11 @@ class DoorWatcher:
             kind = self._kind(cid, channel, previous, state)
             if kind is not None:
                 await self._emit(DoorEvent(kind, cid, channel))
+        if cid in self._blind:
+            self._blind.discard(cid)
+            await self._emit(DoorEvent(DoorEventKind.DOORS_KNOWN, cid, None,
+                                       "the controller answers again",
+                                       tuple(sorted(doors.items()))))
 
     def _kind(self, cid: str, channel: int, previous: DoorState | None,
               state: DoorState) -> DoorEventKind | None:

@@ -22,7 +22,8 @@ class TowerOpenResponse(BaseModel):
     gatewayLockerId: int = Field(description="The gateway locker whose door was fired.")
     kind: str
     tokenId: str
-    doorOpen: bool
+    doorOpen: bool | None = Field(description="null when an unlock may have fired but no door "
+                                  "reading confirmed it (reasonCode DOOR_STATE_UNKNOWN).")
     message: str
     reasonCode: str | None = None
 

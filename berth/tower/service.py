@@ -1,14 +1,18 @@
 """The tower's rules: verify offline, open the right door, log signed events, apply commands.
 
-Every refusal happens before any door moves, and is itself logged. The tower reports a token as
-*used* only once the door it opened has closed again (the physical truth): drop-off -> the locker
-is occupied, pick-up -> it is empty. Using a pick-up or release token bumps the locker's
-generation here at once, so older tokens die without the tower going online.
+Every refusal happens before any door moves, and is itself logged (refusals of requests that
+carry no valid cloud signature only as a counted summary, so anonymous callers cannot grow the
+signed log). The tower reports a token as *used* only once the door it opened has closed again
+(the physical truth): drop-off -> the locker is occupied, pick-up -> it is empty; from then on the
+token is spent here, offline. Using a pick-up or release token bumps the locker's generation at
+once, so older tokens die without the tower going online.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +20,14 @@ from typing import Any, Protocol
 
 import anyio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from berth.clock import Clock, utcnow
 from berth.domain.tokens import (
+    AUTH_KEY_INVALID,
+    AUTH_SIGNATURE,
+    MSG_MALFORMED,
+    TOKEN_GENERATION_STALE,
     TokenClaims,
     TokenKind,
     TokenRefused,
@@ -34,6 +42,7 @@ from berth.tower.tables import (
     tower_commands,
     tower_events,
     tower_lockers,
+    tower_spent_tokens,
     tower_state,
 )
 
@@ -44,7 +53,7 @@ class OpenedDoor(Protocol):
     """What an opening reports (the open rule's ``OpenOutcome``, the gateway's response)."""
 
     success: bool
-    door_open: bool
+    door_open: bool | None  # None: an unlock may have fired but nobody saw the door
     message: str
     reason_code: str | None
 
@@ -69,6 +78,16 @@ COMMAND_UNSUPPORTED = "COMMAND_UNSUPPORTED"
 RELEASE_COMMAND = "release_token"
 KEYS_COMMAND = "cloud_keys"
 TOKEN_KIND_INVALID = "TOKEN_KIND_INVALID"
+TOKEN_ALREADY_USED = "TOKEN_ALREADY_USED"
+DROPOFF_TOKEN_FOR_OCCUPIED_LOCKER = "DROPOFF_TOKEN_FOR_OCCUPIED_LOCKER"
+HOLDS_PARCEL = ("the locker holds a parcel: open it with a pick-up token "
+                "(POST /api/v1/towers/{tower_id}/lockers/{locker_id}/pickup-locker-tokens)")
+#: Refusals that prove nothing about the caller (no valid cloud signature): counted, not logged.
+ANONYMOUS_CODES = frozenset({MSG_MALFORMED, AUTH_KEY_INVALID, AUTH_SIGNATURE})
+#: At most one ``open_refused_summary`` event per this many seconds.
+REFUSAL_SUMMARY_INTERVAL = 60
+#: How long a spent token whose expiry is not known is kept (longer than any cloud token lives).
+SPENT_FALLBACK_SECONDS = 8 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -78,7 +97,7 @@ class OpenResult:
     gateway_locker_id: int
     kind: str
     token_id: str
-    door_open: bool
+    door_open: bool | None
     message: str
     reason_code: str | None = None
 
@@ -98,6 +117,9 @@ class TowerService:
         self.opener = opener
         self.clock = clock
         self.holder = holder
+        self._anonymous: Counter[str] = Counter()
+        self._anonymous_since: int | None = None
+        self._anonymous_lock = threading.Lock()
 
     # ---- set-up ---------------------------------------------------------------------------
 
@@ -153,26 +175,31 @@ class TowerService:
         """Verify and claim the token's use; also say which new gateway hold it needs, if any."""
         refusal: TokenRefused
         with self.db.write() as conn:
-            rows = {r.locker_id: r for r in conn.execute(select(tower_lockers))}
+            generations = {r.locker_id: r.generation for r in conn.execute(
+                select(tower_lockers.c.locker_id, tower_lockers.c.generation))}
             try:
                 claims = verify(payload, payload_auth, self.identity.tower_id, self._now(),
-                                self.cloud_keys(conn),
-                                {cid: r.generation for cid, r in rows.items()})
-                row = rows[claims.locker_id]
-                if claims.kind is TokenKind.RELEASE:
-                    raise TokenRefused(TOKEN_KIND_INVALID,
-                                       "a release token opens nothing; relay it as a command")
-                if claims.kind is TokenKind.PICKUP and not row.occupied:
-                    raise TokenRefused(LOCKER_EMPTY, "nothing to pick up: the locker is empty")
+                                self.cloud_keys(conn), generations)
+                # Lock the locker's row (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
+                # writers) and judge the token against what the lock holder sees: two uses of one
+                # pick-up token cannot both read the old generation.
+                row = conn.execute(select(tower_lockers)
+                                   .where(tower_lockers.c.locker_id == claims.locker_id)
+                                   .with_for_update()).one()
+                self._check_use(conn, claims, row)
             except TokenRefused as refused:
-                # logged and committed: the refusal itself is part of the tower's record
-                self._append(conn, "open_refused", None, code=refused.code, reason=str(refused))
+                if refused.code in ANONYMOUS_CODES:
+                    self._count_anonymous(conn, refused.code)
+                else:  # logged and committed: the refusal itself is part of the tower's record
+                    self._append(conn, "open_refused", None, code=refused.code,
+                                 reason=str(refused))
                 refusal = refused
             else:
                 # Claim the use before any door moves: a pick-up token replayed while this one
                 # is opening the door is already stale.
                 values: dict[str, Any] = {"pending_kind": int(claims.kind),
-                                          "pending_token_id": claims.token_id}
+                                          "pending_token_id": claims.token_id,
+                                          "pending_expires": claims.expires}
                 if claims.kind is TokenKind.PICKUP:
                     values["generation"] = tower_lockers.c.generation + 1
                 conn.execute(update(tower_lockers)
@@ -183,6 +210,54 @@ class TowerService:
                             else None)
                 return claims, row.gateway_locker_id, new_hold
         raise refusal
+
+    def _check_use(self, conn: Connection, claims: TokenClaims, row: Any) -> None:
+        """Refuse a good signature that must not open: spent, stale, wrong kind for the locker."""
+        if claims.generation < row.generation:
+            raise TokenRefused(TOKEN_GENERATION_STALE, "a newer pick-up or release superseded it")
+        if claims.kind is TokenKind.RELEASE:
+            raise TokenRefused(TOKEN_KIND_INVALID,
+                               "a release token opens nothing; relay it as a command")
+        holds_parcel = HOLDS_PARCEL.format(tower_id=self.identity.tower_id,
+                                           locker_id=claims.locker_id)
+        dropoff_on_parcel = claims.kind is TokenKind.DROPOFF and row.occupied
+        if conn.execute(select(tower_spent_tokens.c.token_id).where(
+                tower_spent_tokens.c.token_id == claims.token_id)).first():
+            raise TokenRefused(TOKEN_ALREADY_USED, "this token was used: its door opened and "
+                               "closed again" + (f"; {holds_parcel}" if dropoff_on_parcel else ""))
+        if dropoff_on_parcel:
+            raise TokenRefused(DROPOFF_TOKEN_FOR_OCCUPIED_LOCKER, holds_parcel)
+        if claims.kind is TokenKind.PICKUP and not row.occupied:
+            raise TokenRefused(LOCKER_EMPTY, "nothing to pick up: the locker is empty")
+
+    # ---- refusals nobody signed: a bounded summary, not one event each --------------------
+
+    def _count_anonymous(self, conn: Connection, code: str) -> None:
+        with self._anonymous_lock:
+            self._anonymous[code] += 1
+            if self._anonymous_since is None:
+                self._anonymous_since = self._now()
+        self._flush_anonymous(conn)
+
+    def _flush_anonymous(self, conn: Connection, *, force: bool = False) -> None:
+        """Log the counted refusals as one event once the interval has passed (or ``force``)."""
+        with self._anonymous_lock:
+            since = self._anonymous_since
+            if since is None or not (force or self._now() - since >= REFUSAL_SUMMARY_INTERVAL):
+                return
+            counts = dict(sorted(self._anonymous.items()))
+            self._anonymous.clear()
+            self._anonymous_since = None
+        self._append(conn, "open_refused_summary", None, counts=counts, since=since,
+                     total=sum(counts.values()))
+
+    def flush_refusals(self, *, force: bool = False) -> None:
+        """Write a due refusal summary (the sync loop calls this so counts reach the cloud)."""
+        with self._anonymous_lock:
+            if self._anonymous_since is None:
+                return
+        with self.db.write() as conn:
+            self._flush_anonymous(conn, force=force)
 
     def _hold(self, claims: TokenClaims, gateway_id: int, hold: str) -> None:
         """Take the locker from local assignment before a parcel goes in, or refuse."""
@@ -198,7 +273,8 @@ class TowerService:
     @staticmethod
     def _give_back(conn: Connection, claims: TokenClaims) -> None:
         """Undo ``_admit``'s claim: the door did not open for this token."""
-        values: dict[str, Any] = {"pending_kind": None, "pending_token_id": None}
+        values: dict[str, Any] = {"pending_kind": None, "pending_token_id": None,
+                                  "pending_expires": None}
         if claims.kind is TokenKind.PICKUP:
             values["generation"] = tower_lockers.c.generation - 1
         conn.execute(update(tower_lockers).where(
@@ -207,8 +283,9 @@ class TowerService:
 
     def _opened(self, claims: TokenClaims, gateway_id: int, outcome: OpenedDoor,
                 hold: str | None) -> None:
+        shut = not outcome.success and outcome.door_open is False
         with self.db.write() as conn:
-            if not outcome.success:
+            if shut:
                 # The door stayed shut: give the token back so the user can try again.
                 self._give_back(conn, claims)
                 self._append(conn, "open_failed", claims.locker_id, token_id=claims.token_id,
@@ -218,10 +295,18 @@ class TowerService:
                     conn.execute(update(tower_lockers)
                                  .where(tower_lockers.c.locker_id == claims.locker_id)
                                  .values(hold_id=hold))
-                self._append(conn, "locker_opened", claims.locker_id,
-                             token_id=claims.token_id, token_kind=claims.kind.label,
-                             gateway_locker_id=gateway_id)
-        if not outcome.success and hold is not None:
+                if outcome.success:
+                    self._append(conn, "locker_opened", claims.locker_id,
+                                 token_id=claims.token_id, token_kind=claims.kind.label,
+                                 gateway_locker_id=gateway_id)
+                else:
+                    # The unlock may have fired and the door may be open: the claim and the
+                    # hold stay, the token is not given back (the door closing spends it).
+                    self._append(conn, "open_unknown", claims.locker_id,
+                                 token_id=claims.token_id, token_kind=claims.kind.label,
+                                 gateway_locker_id=gateway_id, code=outcome.reason_code,
+                                 reason=outcome.message)
+        if shut and hold is not None:
             self._release_hold(hold)
 
     def _release_hold(self, hold: str | None) -> None:
@@ -240,9 +325,10 @@ class TowerService:
             if row.pending_kind is None:
                 return
             kind = TokenKind(row.pending_kind)
+            self._spend(conn, row, kind)
             emptied = kind is TokenKind.PICKUP
             values: dict[str, Any] = {"pending_kind": None, "pending_token_id": None,
-                                      "occupied": not emptied}
+                                      "pending_expires": None, "occupied": not emptied}
             if emptied:
                 values["hold_id"] = None
             conn.execute(update(tower_lockers).where(tower_lockers.c.locker_id == row.locker_id)
@@ -251,6 +337,17 @@ class TowerService:
                          token_id=row.pending_token_id)
         if emptied:
             self._release_hold(row.hold_id)
+
+    def _spend(self, conn: Connection, row: Any, kind: TokenKind) -> None:
+        """The token's door opened and closed: it never opens again (kept until it expires)."""
+        now = self._now()
+        conn.execute(delete(tower_spent_tokens).where(tower_spent_tokens.c.expires < now))
+        if conn.execute(select(tower_spent_tokens.c.token_id).where(
+                tower_spent_tokens.c.token_id == row.pending_token_id)).first() is None:
+            conn.execute(insert(tower_spent_tokens).values(
+                token_id=row.pending_token_id, locker_id=row.locker_id, kind=int(kind),
+                spent_at=now, expires=row.pending_expires if row.pending_expires is not None
+                else now + SPENT_FALLBACK_SECONDS))
 
     def door_forced(self, gateway_locker_id: int) -> None:
         """A door opened with no unlock behind it (crowbar, broken lock)."""
@@ -297,7 +394,8 @@ class TowerService:
             conn.execute(update(tower_lockers)
                          .where(tower_lockers.c.locker_id == claims.locker_id)
                          .values(generation=tower_lockers.c.generation + 1, occupied=False,
-                                 pending_kind=None, pending_token_id=None, hold_id=None))
+                                 pending_kind=None, pending_token_id=None,
+                                 pending_expires=None, hold_id=None))
             conn.execute(insert(tower_commands).values(command_id=command_id,
                                                        applied_at=self._now()))
             self._append(conn, "release_token_set", claims.locker_id, token_id=claims.token_id)

@@ -44,6 +44,7 @@ class CloudSync:
     async def push(self) -> int:
         tower_id = self.tower.identity.tower_id
         pushed = 0
+        await anyio.to_thread.run_sync(self.tower.flush_refusals)
         while True:
             after = await anyio.to_thread.run_sync(self.tower.pushed_seq)
             events = await anyio.to_thread.run_sync(self.tower.events_after, after, self.batch)

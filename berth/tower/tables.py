@@ -20,6 +20,7 @@ tower_lockers = Table(
     # A token opened the door and we wait for it to close to report the use.
     Column("pending_kind", Integer, nullable=True),
     Column("pending_token_id", String(32), nullable=True),
+    Column("pending_expires", Integer, nullable=True),  # so its spent record can be pruned
     # The gateway transaction that keeps local assignment off a locker holding a cloud parcel.
     Column("hold_id", String(128), nullable=True),
 )
@@ -58,4 +59,15 @@ tower_cloud_keys = Table(
     Column("key_id", String(40), primary_key=True),
     Column("public_key", LargeBinary, nullable=False),  # raw Ed25519, 32 bytes
     Column("learned_at", Integer, nullable=False),
+)
+
+#: Tokens whose door opened and closed again: spent, offline, until they expire anyway.
+tower_spent_tokens = Table(
+    "tower_spent_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("locker_id", Integer, nullable=False),
+    Column("kind", Integer, nullable=False),
+    Column("spent_at", Integer, nullable=False),
+    Column("expires", Integer, nullable=False, index=True),
 )

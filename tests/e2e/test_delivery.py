@@ -83,3 +83,31 @@ def test_security_refusals_move_no_door(stack: Stack) -> None:
     assert before == "rented"
     events = tower.tower_events(0, 500).events
     assert not any(e["type"] == "locker_opened" for e in events)
+
+
+def test_spent_dropoff_token_never_reopens_the_locker(stack: Stack) -> None:
+    """The issue's walk: drop off, the door closes, the same body again (and as a 'pick-up')."""
+    assert stack.info is not None
+    partner, tower = clients(stack.info)
+    tower_id = stack.info.tower_id
+    locker = next(lk for lk in partner.list_lockers(tower_id) if lk.status.id == 1)
+    partner.reserve(tower_id, locker.id, 300)
+    drop = partner.create_dropoff_token(tower_id, locker.id, duration=3000)
+    opened = tower.tower_open(drop.payload, drop.payload_auth)
+    assert opened.success
+    # the simulated door closes by itself; the tower reports the drop-off, the cloud follows
+    assert wait_for_state(partner, tower_id, locker.id, "occupied", timeout=60) == "occupied"
+
+    def openings() -> int:
+        logs = tower.logs(locker_id=opened.gatewayLockerId, limit=500)
+        return sum(1 for e in logs if e.event == "LOCKER_OPENED")
+
+    before = openings()
+    for _ in range(3):
+        with pytest.raises(BerthApiError) as refused:
+            tower.tower_open(drop.payload, drop.payload_auth)
+        assert refused.value.status == 403 and refused.value.code == "TOKEN_ALREADY_USED"
+        assert "pickup-locker-tokens" in str(refused.value)
+    assert openings() == before == 1
+    pickup = partner.create_pickup_token(tower_id, locker.id, duration=3000)
+    assert tower.tower_open(pickup.payload, pickup.payload_auth).success

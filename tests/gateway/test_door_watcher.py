@@ -83,7 +83,7 @@ def test_offline_after_three_failed_polls_then_online_again() -> None:
         ctl.offline = True
         for _ in range(2):
             await watcher.poll_once()
-        assert [e.kind for e in events] == [K.DOOR_OPENED]
+        assert [e.kind for e in events] == [K.DOOR_OPENED, K.DOORS_UNKNOWN]
         await watcher.poll_once()
         await watcher.poll_once()  # still offline: reported once
         ctl.offline = False
@@ -92,8 +92,65 @@ def test_offline_after_three_failed_polls_then_online_again() -> None:
 
     events = asyncio.run(scenario())
     assert [(e.kind, e.channel) for e in events] == [
-        (K.DOOR_OPENED, 1), (K.CONTROLLER_OFFLINE, None), (K.CONTROLLER_ONLINE, None),
-        (K.DOOR_OPENED, 1), (K.DOOR_CLOSED, 2)]
+        (K.DOOR_OPENED, 1), (K.DOORS_UNKNOWN, None), (K.CONTROLLER_OFFLINE, None),
+        (K.CONTROLLER_ONLINE, None), (K.DOOR_OPENED, 1), (K.DOOR_CLOSED, 2),
+        (K.DOORS_KNOWN, None)]
+
+
+def test_first_failed_poll_makes_doors_unknown_on_the_byte_level_board() -> None:
+    from berth.hardware.driver import DoorState
+    from tests.hardware.sim_helpers import rig
+
+    async def scenario() -> list[DoorEvent]:
+        async with rig("kerong", "pty", timeout=0.1) as (sim, [controller]):
+            events: list[DoorEvent] = []
+            watcher = DoorWatcher([controller], events.append, interval=0.01)
+            sim.board(controller.address).door(3).force_open()
+            await watcher.poll_once()
+            sim.inject("silent", board=controller.address)  # the board stops answering
+            await watcher.poll_once()
+            assert [e.kind for e in events] == [K.DOOR_OPENED, K.DOORS_UNKNOWN]
+            await watcher.poll_once()  # still silent: said once
+            sim.clear()
+            await watcher.poll_once()
+            known = events[-1]
+            assert known.kind is K.DOORS_KNOWN
+            assert dict(known.doors)[3] is DoorState.OPEN
+            assert dict(known.doors)[4] is DoorState.CLOSED
+            return events
+
+    events = asyncio.run(scenario())
+    assert [e.kind for e in events] == [K.DOOR_OPENED, K.DOORS_UNKNOWN, K.DOORS_KNOWN]
+
+
+def test_locker_is_unknown_and_unassigned_from_the_first_failed_poll(
+        gateway_factory: Callable[..., TestClient], sqlite_url: str) -> None:
+    site = load_site()
+    controllers = simulated(site, close_after=None)
+    # the background watcher polls once at start, then the test steps it by hand
+    client = gateway_factory(sqlite_url, site, controllers=controllers,
+                             door_poll_interval=3600)
+    client.headers.update(AUTH)
+    service = client.app.state.service
+    bank_b = {lk.id for lk in site.lockers if lk.controller_id == "bank-b"}
+    controllers["bank-b"].offline = True
+    client.portal.call(service.watcher.poll_once)  # one failed poll
+    locker = client.get("/lockers/13").json()
+    assert locker["doorOpen"] is None and locker["available"] is False
+    assert locker["operational"] is True  # offline (operational false) after 3 failures, as before
+    assert locker["reasonCode"] == "DOOR_STATE_UNKNOWN"
+    assigned = []
+    for i in range(len(site.lockers)):
+        r = client.post("/transactions", json={"transactionId": f"u{i}"})
+        if r.status_code == 201:
+            assigned.append(r.json()["lockerId"])
+    assert assigned and not set(assigned) & bank_b
+    assert len(assigned) == len(site.lockers) - len(bank_b)
+    controllers["bank-b"].offline = False
+    client.portal.call(service.watcher.poll_once)
+    assert client.get("/lockers/13").json()["doorOpen"] is False
+    got = client.post("/transactions", json={"transactionId": "after"})
+    assert got.status_code == 201 and got.json()["lockerId"] in bank_b
 
 
 def test_runs_in_background_with_async_callback() -> None:

@@ -116,6 +116,27 @@ def test_unreachable_controller_is_reported_not_500(
     assert r.json()["success"] is False and r.json()["reasonCode"] == "CONTROLLER_UNREACHABLE"
 
 
+def test_unknown_opening_is_door_open_null_not_a_plain_failure(
+        gateway_factory: Callable[..., TestClient], sqlite_url: str) -> None:
+    from berth.hardware.driver import CommunicationError
+
+    class LostReply(SimulatedController):
+        async def unlock(self, channel: int) -> None:  # fires, reply lost, door shut at once
+            await super().unlock(channel)
+            self.close_door(channel)
+            raise CommunicationError("reply lost")
+
+    site = load_site()
+    controllers = simulated(site, close_after=None)
+    controllers["bank-a"] = LostReply("bank-a", controllers["bank-a"].channels, None)
+    client = gateway_factory(sqlite_url, site, controllers=controllers)
+    client.headers.update(AUTH)
+    body = client.post("/lockers/2/open").json()
+    assert body["success"] is False and body["doorOpen"] is None
+    assert body["reasonCode"] == "DOOR_STATE_UNKNOWN"
+    assert controllers["bank-a"].unlocks == [2]
+
+
 def test_open_all_is_200_when_all_open_207_when_mixed(
         gateway_factory: Callable[..., TestClient], sqlite_url: str, tmp_path) -> None:
     client = gateway_factory(sqlite_url)

@@ -8,7 +8,7 @@ import pytest
 
 from berth.hardware.boards import DipController, KerongController, kerong_bus_status
 from berth.hardware.driver import CommunicationError, DoorState, HardwareFault
-from berth.hardware.opening import open_door
+from berth.hardware.opening import OpenPolicy, open_door
 from berth.hardware.simulator import Fault, SimulatedBus
 from tests.hardware.sim_helpers import FAST, rig, run, with_options
 
@@ -73,7 +73,10 @@ def test_silent_board_is_unreachable_and_offline_until_it_answers(protocol: str)
         async with rig(protocol, "pty", timeout=0.1) as (sim, [controller]):
             sim.inject("silent", board=controller.address)
             outcome = await open_door(controller, 1, FAST)
-            assert not outcome.success and outcome.reason_code == "CONTROLLER_UNREACHABLE"
+            # the unlock went out on the line: the board may have fired it without answering
+            assert not outcome.success and outcome.reason_code == "DOOR_STATE_UNKNOWN"
+            assert outcome.door_open is None
+            assert sim.board(controller.address).unlocks == []  # and it is never sent again
             assert not controller.online
             with pytest.raises(CommunicationError):
                 await controller.read_doors()
@@ -94,6 +97,44 @@ def test_corrupted_checksum_is_retried_without_a_second_unlock(protocol: str) ->
             assert outcome.success and outcome.attempts == 2
             assert board.unlocks == [7]
             assert controller.bus.stats.malformed >= 1
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_lost_reply_and_quickly_shut_door_is_never_fired_twice(protocol: str) -> None:
+    """The unlock's reply is lost, the door opens and shuts before the retry reads it."""
+    async def scenario() -> None:
+        async with rig(protocol, "pty", close_after=0.05) as (sim, [controller]):
+            board = sim.board(controller.address)
+            sim.inject(Fault.CORRUPT, board=controller.address, value=1)
+            slow_retry = OpenPolicy(attempt_timeout=2.0, attempts=3, retry_gap=0.3,
+                                    confirm_timeout=0.3, confirm_poll=0.02)
+            outcome = await open_door(controller, 4, slow_retry)
+            assert board.unlocks == [4]  # one pulse, whatever the readings said
+            assert not outcome.success and outcome.door_open is None
+            assert outcome.reason_code == "DOOR_STATE_UNKNOWN"
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_door_opened_behind_corrupt_replies_is_reconciled_not_unreachable(protocol: str) -> None:
+    async def scenario() -> None:
+        async with rig(protocol, "pty") as (sim, [controller]):
+            board = sim.board(controller.address)
+            # the unlock's reply and both retry readings are corrupt; the door did open
+            sim.inject(Fault.CORRUPT, board=controller.address, value=3)
+            outcome = await open_door(controller, 6, FAST)
+            assert board.unlocks == [6] and board.door(6).is_open
+            assert outcome.success and outcome.door_open is True  # the final read saw it
+            # corrupt for good: nobody can tell, so the answer says so rather than "failed"
+            board.door(6).close()
+            sim.inject(Fault.CORRUPT, board=controller.address, value=1000)
+            unknown = await open_door(controller, 6, FAST)
+            assert board.unlocks == [6, 6] and board.door(6).is_open
+            assert not unknown.success and unknown.door_open is None
+            assert unknown.reason_code == "DOOR_STATE_UNKNOWN"
 
     run(scenario())
 

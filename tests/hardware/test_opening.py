@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from berth.hardware.driver import CommunicationError, DoorState, HardwareFault
+from berth.hardware.driver import CommunicationError, DoorState, HardwareFault, NotDelivered
 from berth.hardware.opening import OpenPolicy, open_door
 from berth.hardware.simulated import SimulatedController
 
@@ -13,16 +13,22 @@ FAST = OpenPolicy(attempt_timeout=0.5, attempts=3, retry_gap=0.01, confirm_timeo
 
 
 class Flaky(SimulatedController):
-    """Fails the first ``failures`` unlocks with a communication error (after firing or not)."""
+    """Fails the first ``failures`` unlocks with a communication error (after firing or not).
 
-    def __init__(self, failures: int, fire_anyway: bool = False) -> None:
+    ``delivered=False`` says the unlock never left (line down), so a retry may fire again.
+    """
+
+    def __init__(self, failures: int, fire_anyway: bool = False, delivered: bool = True) -> None:
         super().__init__("c1", 4, close_after=None)
         self.failures = failures
         self.fire_anyway = fire_anyway
+        self.delivered = delivered
 
     async def unlock(self, channel: int) -> None:
         if self.failures:
             self.failures -= 1
+            if not self.delivered:
+                raise NotDelivered("line down")
             if self.fire_anyway:
                 await super().unlock(channel)
             raise CommunicationError("reply lost")
@@ -46,15 +52,15 @@ def test_opens_and_confirms_with_sensor() -> None:
     assert ctl.doors[2] is DoorState.OPEN
 
 
-def test_retries_communication_errors() -> None:
-    ctl = Flaky(failures=2)
+def test_retries_unlocks_that_never_left() -> None:
+    ctl = Flaky(failures=2, delivered=False)
     out = run(open_door(ctl, 1, FAST))
     assert out.success and out.attempts == 3
     assert ctl.unlocks == [1]
 
 
 def test_gives_up_after_three_attempts() -> None:
-    ctl = Flaky(failures=5)
+    ctl = Flaky(failures=5, delivered=False)
     out = run(open_door(ctl, 1, FAST))
     assert not out.success and out.reason_code == "CONTROLLER_UNREACHABLE"
     assert out.attempts == 3
@@ -87,9 +93,46 @@ def test_attempt_timeout_counts_as_communication_error() -> None:
         async def unlock(self, channel: int) -> None:
             await asyncio.sleep(10)
 
-    out = run(open_door(Hanging("c1", 2), 1, OpenPolicy(attempt_timeout=0.05, attempts=2,
-                                                          retry_gap=0.0)))
-    assert not out.success and out.reason_code == "CONTROLLER_UNREACHABLE"
+    ctl = Hanging("c1", 2)
+    out = run(open_door(ctl, 1, OpenPolicy(attempt_timeout=0.05, attempts=2, retry_gap=0.0,
+                                           confirm_timeout=0.05, confirm_poll=0.01)))
+    # the hanging unlock may have fired: the door reads shut, so the outcome is unknown
+    assert not out.success and out.reason_code == "DOOR_STATE_UNKNOWN" and out.door_open is None
+
+
+def test_lost_reply_is_not_fired_again_when_the_door_reads_shut() -> None:
+    class QuickHand(Flaky):
+        """The unlock fires, its reply is lost, and the door is shut again at once."""
+
+        async def unlock(self, channel: int) -> None:
+            try:
+                await super().unlock(channel)
+            finally:
+                self.close_door(channel)
+
+    ctl = QuickHand(failures=1, fire_anyway=True)
+    out = run(open_door(ctl, 2, FAST))
+    assert ctl.unlocks == [2]
+    assert not out.success and out.door_open is None and out.reason_code == "DOOR_STATE_UNKNOWN"
+
+
+def test_door_seen_open_only_by_the_final_reading_is_a_success() -> None:
+    class LateEyes(Flaky):
+        """The unlock fires with its reply lost; every reading fails until the last one."""
+
+        def __init__(self) -> None:
+            super().__init__(failures=1, fire_anyway=True)
+            self.blind_reads = FAST.attempts - 1
+
+        async def read_doors(self) -> dict[int, DoorState]:
+            if self.blind_reads:
+                self.blind_reads -= 1
+                raise CommunicationError("reply corrupt")
+            return await super().read_doors()
+
+    ctl = LateEyes()
+    out = run(open_door(ctl, 3, FAST))
+    assert out.success and out.door_open is True and ctl.unlocks == [3]
 
 
 @pytest.mark.parametrize("channel", [0, 5])

@@ -65,6 +65,20 @@ def test_token_opens_its_door_and_the_closing_is_reported(gateway: TestClient,
     assert logs
 
 
+def test_spent_dropoff_token_is_403_and_moves_no_door(gateway: TestClient) -> None:
+    drop = token(902, TokenKind.DROPOFF)
+    body = {"payload": drop.payload, "payload_auth": drop.payload_auth}
+    assert gateway.post("/tower/open", json=body).json()["success"] is True
+    wait_for(gateway, "dropoff_token_used")  # the simulated door closed: the token is spent
+    opened = gateway.app.state.service.controllers
+    unlocks = sum(len(getattr(c, "unlocks", [])) for c in opened.values())
+    for _ in range(3):
+        again = gateway.post("/tower/open", json=body)
+        assert again.status_code == 403 and again.json()["error"] == "TOKEN_ALREADY_USED"
+        assert "pickup-locker-tokens" in again.json()["message"]
+    assert sum(len(getattr(c, "unlocks", [])) for c in opened.values()) == unlocks
+
+
 def test_refused_token_is_403_with_the_verifier_code(gateway: TestClient) -> None:
     foreign = token(901, TokenKind.DROPOFF, tower="1111222233334444")
     answer = gateway.post("/tower/open", json={"payload": foreign.payload,

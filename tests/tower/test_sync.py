@@ -29,6 +29,7 @@ class World:
         config = CloudConfig(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
                              clock=clock, sweep_interval=0)
         service = build_service(config)
+        self.service = service
         self.creds = seed_demo(service)["partners"]["demo"]
         self.app = create_app(config, service)
         gateway_lockers = [GatewayLocker(i, "medium", ("low",) if i < 3 else ()) for i in (1, 2, 3)]
@@ -124,6 +125,24 @@ def test_release_command_reaches_the_tower_and_frees_the_locker(world: World) ->
         asyncio.run(world.tower.open_with_token(drop.payload, drop.payload_auth))
     assert getattr(refused.value, "code", None) == "TOKEN_GENERATION_STALE"
     assert world.controller.unlocks == []
+
+
+def test_tower_acknowledgement_of_a_release_reads_as_applied(world: World) -> None:
+    """The tower logs release_token_set, then command_applied; both must count as applied."""
+    from sqlalchemy import select
+
+    from berth.cloud.tables import commands, events
+
+    locker = world.cloud_locker(3)
+    world.partner.create_dropoff_token(world.tower_id, locker, 3000)
+    world.partner.release_locker(world.tower_id, locker)
+    assert asyncio.run(world.sync().sync_once()).applied == 1
+    with world.service.db.read() as conn:
+        outcomes = dict(conn.execute(select(events.c.type, events.c.outcome)).all())
+        pending = conn.execute(select(commands.c.id).where(commands.c.applied_at.is_(None)))
+        assert pending.all() == []
+    assert outcomes["release_token_set"] == "applied"
+    assert outcomes["command_applied"] == "applied"
 
 
 def test_event_batch_not_signed_by_the_tower_changes_nothing(world: World) -> None:
