@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from berth.background import background
 from berth.cloud.config import CloudConfig
-from berth.cloud.errors import CloudError
+from berth.cloud.errors import CloudError, install_validation_handler
 from berth.cloud.keys import KeyRing, Vault, load_or_create_secret
 from berth.cloud.routers import admin, auth, locker_tokens, reservations, sdk, towers, users
 from berth.cloud.service import CloudService
@@ -88,6 +88,7 @@ def create_app(config: CloudConfig, service: CloudService | None = None) -> Fast
             headers=headers,
         )
 
+    install_validation_handler(app)
     for module in (auth, towers, reservations, locker_tokens, users, sdk, admin):
         app.include_router(module.router)
     return app

@@ -19,6 +19,8 @@ from fastapi.responses import Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from berth.gateway.schemas import iso_ms
+
 log = logging.getLogger("berth.gateway")
 
 _STATUS_CODES = {
@@ -44,7 +46,7 @@ class ApiError(Exception):
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": code, "message": message,
-            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "timestamp": iso_ms(datetime.now(UTC)),
             "details": details}
 
 
@@ -72,7 +74,28 @@ def _validation_message(details: list[dict[str, Any]]) -> str:
     return f"{where}{first['message']}{more}"
 
 
+def _document_400_not_422(app: FastAPI) -> None:
+    """The handler below answers validation errors with 400: drop FastAPI's implied 422."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    if isinstance(operation, dict):
+                        operation.get("responses", {}).pop("422", None)
+            components = schema.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_400_not_422(app)
+
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from berth.cloud.deps import LockerId, Operator, PartnerId, Service, TowerId
+from berth.cloud.errors import responses
 from berth.cloud.schemas import (
     ClientCredentials,
     Locker,
@@ -17,7 +18,8 @@ from berth.cloud.schemas import (
     TowerProvisioning,
 )
 
-router = APIRouter(prefix="/api/v1/admin", tags=["operator"])
+router = APIRouter(prefix="/api/v1/admin", tags=["operator"],
+                   responses=responses(400, 401, 403, 404, 409))
 
 
 @router.post("/partners", response_model=ClientCredentials, status_code=201)

@@ -7,14 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 
 from berth.cloud.deps import AnyCaller, Service
-from berth.cloud.errors import BadRequest
+from berth.cloud.errors import BadRequest, responses
 from berth.cloud.schemas import TokenResponse, WhoAmI
 
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/oauth/token", response_model=TokenResponse)
-@router.post("/realms/berth/protocol/openid-connect/token", response_model=TokenResponse)
+@router.post("/oauth/token", response_model=TokenResponse, responses=responses(400, 401, 429))
+@router.post(
+    "/realms/berth/protocol/openid-connect/token",
+    response_model=TokenResponse,
+    responses=responses(400, 401, 429),
+)
 def token(
     service: Service,
     grant_type: Annotated[str, Form()],
@@ -28,7 +32,7 @@ def token(
     return service.issue_access_token(client_id, client_secret, scope)
 
 
-@router.post("/api/v1/login/test-token", response_model=WhoAmI)
+@router.post("/api/v1/login/test-token", response_model=WhoAmI, responses=responses(401))
 def test_token(service: Service, principal: AnyCaller) -> WhoAmI:
     """Echo who the token belongs to (any scope)."""
     return service.whoami(principal)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from berth.cloud.deps import LockerId, Service, ServiceProvider, TowerId
+from berth.cloud.errors import responses
 from berth.cloud.schemas import Locker, Tower
 
-router = APIRouter(prefix="/api/v1/towers", tags=["towers"])
+router = APIRouter(prefix="/api/v1/towers", tags=["towers"], responses=responses(401, 403, 404))
 
 
 @router.get("", response_model=list[Tower])
@@ -21,7 +22,7 @@ def get_tower(service: Service, partner: ServiceProvider, tower_id: TowerId) -> 
     return service.get_tower(partner, tower_id)
 
 
-@router.get("/{tower_id}/lockers", response_model=list[Locker])
+@router.get("/{tower_id}/lockers", response_model=list[Locker], responses=responses(400))
 def list_lockers(
     service: Service,
     partner: ServiceProvider,
