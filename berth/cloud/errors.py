@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from berth.cloud.schemas import ErrorBody
@@ -49,7 +50,7 @@ class Conflict(CloudError):
 
 
 _DESCRIPTIONS = {
-    400: "Bad request, e.g. BODY_UNREADABLE for a body that is not text (code in `detail.code`)",
+    400: "Bad request (code in `detail.code`), e.g. BODY_UNREADABLE, INVALID_INPUT",
     401: "Missing, malformed, forged or expired credentials",
     403: "The access token lacks the scope this endpoint needs",
     404: "Not found, or not yours",
@@ -85,6 +86,13 @@ _HTTP_CODES = {400: "BODY_UNREADABLE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWE
 def install_validation_handler(app: FastAPI) -> None:
     """FastAPI's 422 shape, but never a 500 while echoing the offending input back; the
     framework's own refusals (unreadable body, unknown route, wrong method) in our shape."""
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        """A value the schema let through but the database refuses (PostgreSQL: NUL)."""
+        message = "A value in the request cannot be stored (e.g. a NUL character)."
+        return JSONResponse({"detail": {"code": "INVALID_INPUT", "message": message}},
+                            status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

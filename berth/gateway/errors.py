@@ -1,7 +1,8 @@
 """One error shape for every failure: the seed's ``Error`` body with a stable code.
 
 Handlers cover our own ``ApiError``, Starlette's HTTP errors (404 unknown route, 405), request
-validation (422 becomes 400 ``VALIDATION_ERROR``, malformed JSON included) and, as a last resort,
+validation (422 becomes 400 ``VALIDATION_ERROR``, malformed JSON included; so does a value the
+database refuses, such as a NUL character on PostgreSQL) and, as a last resort,
 a database that is down or locked too long (503 ``DATABASE_UNAVAILABLE``), unexpected
 exceptions (500 ``INTERNAL_ERROR``, which should never happen).
 """
@@ -16,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from berth.gateway.schemas import iso_ms
@@ -111,6 +112,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
         details = _validation_details(exc)
         return error_response(400, "VALIDATION_ERROR", _validation_message(details), details)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> Response:
+        """The database refused a value the schema let through (PostgreSQL: a NUL character)."""
+        log.info("unstorable input on %s %s: %s", request.method, request.url.path, exc.orig)
+        return error_response(400, "VALIDATION_ERROR",
+                              "A value in the request cannot be stored (e.g. a NUL character)",
+                              None)
 
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, exc: OperationalError) -> Response:

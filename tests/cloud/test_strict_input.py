@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.cloud.conftest import Cloud
+from tests.cloud.conftest import Cloud, make_cloud
 
 NON_FINITE = ["NaN", "Infinity", "-Infinity"]
 
@@ -75,3 +77,29 @@ def test_a_real_integer_duration_still_reserves(cloud: Cloud) -> None:
                         headers=cloud.headers())
     assert r.status_code == 201, r.text
     assert cloud.state(lid) == "reserved"
+
+
+@pytest.fixture
+def any_cloud(db_url: str, tmp_path: Path) -> Iterator[Cloud]:
+    yield from make_cloud(db_url, tmp_path / "data")
+
+
+def test_nul_characters_are_a_4xx_on_both_engines(any_cloud: Cloud) -> None:
+    """PostgreSQL refuses NUL in text: that is bad input (400 INVALID_INPUT), not a 500."""
+    c = any_cloud
+    lid = c.locker_ids()[0]
+    op = c.headers("operator", "operator")
+    calls = [
+        ("DELETE", f"{c.lockers_url()}/{lid}/reservations/a%00b", None, c.headers()),
+        ("POST", f"{c.lockers_url()}/{lid}/dropoff-locker-tokens",
+         {"client_info": "a\x00", "duration": 60}, c.headers()),
+        ("POST", "/api/v1/admin/partners", {"name": "a\x00"}, op),
+        ("POST", "/api/v1/admin/towers", {"name": "a\x00"}, op),
+    ]
+    for method, url, body, headers in calls:
+        r = c.http.request(method, url, json=body, headers=headers)
+        assert r.status_code < 500, (method, url, r.status_code, r.text)
+        assert "code" in r.json().get("detail", {}) or r.status_code < 300, r.text
+    r = c.http.post("/oauth/token", data={"grant_type": "client_credentials",
+                                          "client_id": "a\x00", "client_secret": "b"})
+    assert r.status_code in (400, 401), r.text

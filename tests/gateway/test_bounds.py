@@ -114,3 +114,18 @@ def test_every_gateway_timestamp_has_milliseconds_and_z(client: TestClient) -> N
                system["devices"][0]["firstSeen"], system["devices"][0]["lastSeen"]]
     for stamp in stamps:
         assert MS_Z.match(stamp), stamp
+
+
+def test_nul_characters_are_a_400_on_both_engines(provisioned: TestClient) -> None:
+    """PostgreSQL refuses NUL in text: that is bad input (400), not a server error."""
+    calls = [
+        ("GET", "/transactions/a%00b", None),
+        ("GET", "/system/logs?transactionId=a%00b", None),
+        ("POST", "/system/heartbeat", {"deviceId": "d\x00", "deviceType": "kiosk"}),
+        ("PATCH", "/lockers/1", {"outOfService": True, "reason": "a\x00"}),
+    ]
+    for method, url, body in calls:
+        r = provisioned.request(method, url, json=body)
+        assert r.status_code in (200, 400, 404), (method, url, r.status_code, r.text)
+        if r.status_code == 400:
+            assert r.json()["error"] == "VALIDATION_ERROR", r.text
