@@ -6,6 +6,7 @@ either. Types are strict: a string where a number or boolean belongs is a 400, n
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -15,6 +16,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -228,6 +230,16 @@ class DeviceHeartbeatRequest(RequestModel):
     status: Literal["ok", "degraded", "error", "starting", "stopping"] = "ok"
     version: str | None = Field(None, max_length=64)
     details: dict[str, Any] | None = Field(None, description="Free-form, at most 4 KB as JSON.")
+
+    @field_validator("details")
+    @classmethod
+    def _finite_numbers(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """NaN and Infinity are not JSON: stored, they would come back as something else."""
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise ValueError("numbers in details must be finite (no NaN or Infinity)") from None
+        return value
 
 
 class DeviceStatus(CamelModel):

@@ -129,3 +129,14 @@ def test_nul_characters_are_a_400_on_both_engines(provisioned: TestClient) -> No
         assert r.status_code in (200, 400, 404), (method, url, r.status_code, r.text)
         if r.status_code == 400:
             assert r.json()["error"] == "VALIDATION_ERROR", r.text
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_in_heartbeat_details_are_refused(client: TestClient,
+                                                             value: str) -> None:
+    raw = f'{{"deviceId": "d1", "deviceType": "kiosk", "details": {{"t": {value}}}}}'
+    r = client.post("/system/heartbeat", content=raw,
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "VALIDATION_ERROR", r.text
+    assert r.json()["details"][0]["field"] == "details"
+    assert client.get("/system").json()["devices"] == []
