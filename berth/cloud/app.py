@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from berth.background import background
 from berth.cloud.auth import SecretHasher
 from berth.cloud.config import CloudConfig
-from berth.cloud.errors import CloudError
+from berth.cloud.errors import CloudError, install_validation_handler
 from berth.cloud.keys import KeyRing, Vault, load_or_create_secret
 from berth.cloud.routers import admin, auth, health, locker_tokens, reservations, sdk, towers, users
 from berth.cloud.service import CloudService
@@ -96,6 +96,7 @@ def create_app(config: CloudConfig, service: CloudService | None = None) -> Fast
             headers=headers,
         )
 
+    install_validation_handler(app)
     for module in (health, auth, towers, reservations, locker_tokens, users, sdk, admin):
         app.include_router(module.router)
     return app

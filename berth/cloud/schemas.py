@@ -19,6 +19,23 @@ MAX_ID = 2**31 - 1  # ids are 32-bit integer columns: larger input is a 422, not
 MAX_SIZE_MM = 100_000
 
 
+class Strict(BaseModel):
+    """Request bodies: no coercion, so ``"300"`` or ``true`` is not a duration (422)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["LOCKER_NOT_FOUND"])
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every deliberate refusal: ``{"detail": {"code", "message"}}``."""
+
+    detail: ErrorDetail
+
+
 # ---- auth -------------------------------------------------------------------------------------
 
 
@@ -57,7 +74,7 @@ class LockerType(BaseModel):
     description: str | None = None
 
 
-class Dimensions(BaseModel):
+class Dimensions(Strict):
     """Inner size in millimetres, where known."""
 
     width: int | None = Field(None, ge=1, le=MAX_SIZE_MM)
@@ -85,7 +102,7 @@ class AssignedLocker(Locker):
 # ---- reservations and tokens --------------------------------------------------------------
 
 
-class ReservationCreate(BaseModel):
+class ReservationCreate(Strict):
     duration: int = Field(gt=0, le=MAX_RESERVATION_S, description="Seconds, e.g. 300.")
 
 
@@ -98,12 +115,12 @@ class Reservation(BaseModel):
     expires_at: datetime
 
 
-class LockerTokenCreate(BaseModel):
+class LockerTokenCreate(Strict):
     client_info: str = Field("", max_length=1000, description="Send an empty string.")
     duration: int = Field(gt=0, le=MAX_TOKEN_S, description="Seconds the token stays valid.")
 
 
-class ReleaseLockerCreate(BaseModel):
+class ReleaseLockerCreate(Strict):
     duration: int = Field(
         MAX_TOKEN_S, gt=0, le=MAX_TOKEN_S, description="Seconds the release token stays valid."
     )
@@ -132,7 +149,7 @@ class ReleaseLockerResult(LockerToken):
 class TowerEvent(BaseModel):
     """One event from the tower's log, exactly as the tower signed it (extra fields allowed)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     tower_id: str = Field(max_length=16)
     seq: int = Field(ge=0, le=2**63 - 1)
@@ -144,7 +161,7 @@ class TowerEvent(BaseModel):
     signature: str = Field(max_length=128)
 
 
-class EventBatch(BaseModel):
+class EventBatch(Strict):
     events: list[TowerEvent] = Field(min_length=1, max_length=500)
 
 
@@ -175,7 +192,7 @@ class CommandList(BaseModel):
 # ---- operator ---------------------------------------------------------------------------------
 
 
-class PartnerCreate(BaseModel):
+class PartnerCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
 
 
@@ -192,12 +209,12 @@ class Partner(BaseModel):
     name: str
 
 
-class TowerCreate(BaseModel):
+class TowerCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
     id: str | None = Field(None, pattern=TOWER_ID_PATTERN, description="Random when omitted.")
 
 
-class LockerCreate(BaseModel):
+class LockerCreate(Strict):
     name: str = Field(min_length=1, max_length=50)
     type: Literal["small", "medium", "large", "xlarge"] = "medium"
     isLowLocker: bool = False
@@ -205,15 +222,15 @@ class LockerCreate(BaseModel):
     dimensions: Dimensions = Dimensions()
 
 
-class LockersCreate(BaseModel):
+class LockersCreate(Strict):
     lockers: list[LockerCreate] = Field(min_length=1, max_length=1000)
 
 
-class TowerAssignment(BaseModel):
-    partner_id: int
+class TowerAssignment(Strict):
+    partner_id: int = Field(ge=1, le=MAX_ID)
 
 
-class OutOfServiceUpdate(BaseModel):
+class OutOfServiceUpdate(Strict):
     outOfService: bool
 
 

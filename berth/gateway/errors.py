@@ -1,7 +1,8 @@
 """One error shape for every failure: the seed's ``Error`` body with a stable code.
 
 Handlers cover our own ``ApiError``, Starlette's HTTP errors (404 unknown route, 405), request
-validation (422 becomes 400 ``VALIDATION_ERROR``, malformed JSON included) and, as a last resort,
+validation (422 becomes 400 ``VALIDATION_ERROR``, malformed JSON included; so does a value the
+database refuses, such as a NUL character on PostgreSQL) and, as a last resort,
 a database that is down or locked too long (503 ``DATABASE_UNAVAILABLE``), unexpected
 exceptions (500 ``INTERNAL_ERROR``, which should never happen).
 """
@@ -16,8 +17,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from berth.gateway.schemas import iso_ms
 
 log = logging.getLogger("berth.gateway")
 
@@ -44,7 +47,7 @@ class ApiError(Exception):
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": code, "message": message,
-            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "timestamp": iso_ms(datetime.now(UTC)),
             "details": details}
 
 
@@ -78,7 +81,28 @@ def _validation_message(details: list[dict[str, Any]]) -> str:
     return f"{where}{first['message']}{more}"
 
 
+def _document_400_not_422(app: FastAPI) -> None:
+    """The handler below answers validation errors with 400: drop FastAPI's implied 422."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    if isinstance(operation, dict):
+                        operation.get("responses", {}).pop("422", None)
+            components = schema.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_400_not_422(app)
+
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
@@ -94,6 +118,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
         details = _validation_details(exc)
         return error_response(400, "VALIDATION_ERROR", _validation_message(details), details)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> Response:
+        """The database refused a value the schema let through (PostgreSQL: a NUL character)."""
+        log.info("unstorable input on %s %s: %s", request.method, request.url.path, exc.orig)
+        return error_response(400, "VALIDATION_ERROR",
+                              "A value in the request cannot be stored (e.g. a NUL character)",
+                              None)
 
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, exc: OperationalError) -> Response:

@@ -6,10 +6,19 @@ either. Types are strict: a string where a number or boolean belongs is a 400, n
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from berth.domain.matching import DEFAULT_STRATEGY, MAX_DIMENSION_INCHES, MatchingStrategy
@@ -17,6 +26,22 @@ from berth.domain.matching import DEFAULT_STRATEGY, MAX_DIMENSION_INCHES, Matchi
 # Printable ASCII without spaces and without "/", so an id is always one URL path segment.
 TRANSACTION_ID_PATTERN = r"^[!-.0-~]+$"
 REASON_CODE_PATTERN = r"^[A-Z][A-Z0-9_]*$"
+# Ids, offsets and tower sequence numbers are 32-bit integer columns: anything larger is a 400
+# VALIDATION_ERROR at the edge, never an overflow in the database driver.
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 2**31 - 1
+
+
+def iso_ms(value: datetime) -> str:
+    """One timestamp format everywhere: UTC, milliseconds and ``Z`` (the seed's example)."""
+    if value.tzinfo is None:  # SQLite hands back naive datetimes; everything stored is UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(iso_ms, return_type=str, when_used="json"),
+                      WithJsonSchema({"type": "string", "format": "date-time",
+                                      "examples": ["2019-08-24T14:15:22.123Z"]})]
 
 
 class CamelModel(BaseModel):
@@ -35,7 +60,7 @@ class Error(CamelModel):
 
     error: str = Field(examples=["NO_AVAILABLE_LOCKERS"])
     message: str
-    timestamp: datetime
+    timestamp: Timestamp
     details: dict[str, Any] | list[Any] | None = None
 
 
@@ -54,7 +79,7 @@ class LockerType(LockerTypeSummary):
     height_inches: float
     depth_inches: float
     locker_count: int
-    created_at: datetime
+    created_at: Timestamp
 
 
 class BankType(CamelModel):
@@ -64,7 +89,7 @@ class BankType(CamelModel):
     description: str | None
     is_debug: bool
     locker_count: int
-    created_at: datetime
+    created_at: Timestamp
 
 
 class BankTypeAssociation(CamelModel):
@@ -94,7 +119,7 @@ class Locker(CamelModel):
     reason_code: str | None = None
     reason: str | None = None
     transaction_id: str | None = Field(None, description="The open transaction holding it.")
-    updated_at: datetime
+    updated_at: Timestamp
 
 
 class LockerConfig(CamelModel):
@@ -191,8 +216,8 @@ class CreateTransactionRequest(RequestModel):
 class TransactionResponse(CamelModel):
     transaction_id: str
     locker_id: int
-    created_at: datetime
-    released_at: datetime | None = None
+    created_at: Timestamp
+    released_at: Timestamp | None = None
     active: bool = True
 
 
@@ -207,6 +232,16 @@ class DeviceHeartbeatRequest(RequestModel):
     version: str | None = Field(None, max_length=64)
     details: dict[str, Any] | None = Field(None, description="Free-form, at most 4 KB as JSON.")
 
+    @field_validator("details")
+    @classmethod
+    def _finite_numbers(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """NaN and Infinity are not JSON: stored, they would come back as something else."""
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise ValueError("numbers in details must be finite (no NaN or Infinity)") from None
+        return value
+
 
 class DeviceStatus(CamelModel):
     device_id: str
@@ -214,8 +249,8 @@ class DeviceStatus(CamelModel):
     status: str
     version: str | None
     details: dict[str, Any] | None
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: Timestamp
+    last_seen: Timestamp
     heartbeat_count: int
 
 
@@ -227,7 +262,7 @@ class LockController(CamelModel):
     channels: int
     locker_count: int
     online: bool
-    updated_at: datetime
+    updated_at: Timestamp
 
 
 class NetworkInterface(CamelModel):
@@ -239,7 +274,7 @@ class System(CamelModel):
     version: str
     site_name: str
     hostname: str
-    started_at: datetime
+    started_at: Timestamp
     uptime_seconds: float
     network: list[NetworkInterface]
     devices: list[DeviceStatus]
@@ -253,7 +288,7 @@ class LogEntry(CamelModel):
     message: str
     locker_id: int | None
     transaction_id: str | None
-    timestamp: datetime
+    timestamp: Timestamp
     details: dict[str, Any] | None
 
 

@@ -8,7 +8,7 @@ this tower in ``X-Tower-Token: <payload>.<payload_auth>``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from berth.domain.tokens import TokenRefused
 from berth.gateway.auth import presented_key
 from berth.gateway.errors import ApiError
-from berth.gateway.schemas import Error
+from berth.gateway.routers.deps import errors
+from berth.gateway.schemas import MAX_ID, Error
 from berth.ratelimit import address
 from berth.tower.schemas import (
     CommandOutcome,
@@ -30,6 +31,14 @@ from berth.tower.service import COMMAND_UNSUPPORTED, TowerService
 
 router = APIRouter(prefix="/tower", tags=["Tower"])
 REFUSED = {403: {"model": Error, "description": "The token was refused; no door moved."}}
+NOT_PROVISIONED = "TOWER_NOT_PROVISIONED: this gateway is not a cloud tower"
+
+
+def tower_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The tower's refusals; its routes carry their own credentials, not the API key."""
+    entries = errors(404, 429, *statuses, auth=False)
+    entries[404] = {"model": Error, "description": NOT_PROVISIONED}
+    return entries | (REFUSED if 403 in statuses else {})
 
 
 def get_tower(request: Request) -> TowerService:
@@ -58,7 +67,7 @@ def open_budget(request: Request) -> str:
     return peer
 
 
-@router.post("/open", response_model=TowerOpenResponse, responses=REFUSED)
+@router.post("/open", response_model=TowerOpenResponse, responses=tower_errors(403))
 async def open_with_token(body: TowerOpenRequest, tower: Tower,
                           peer: Annotated[str, Depends(open_budget)],
                           request: Request) -> TowerOpenResponse:
@@ -74,11 +83,11 @@ async def open_with_token(body: TowerOpenRequest, tower: Tower,
                              message=result.message, reasonCode=result.reason_code)
 
 
-@router.get("/events", response_model=TowerEventsPage, responses=REFUSED)
+@router.get("/events", response_model=TowerEventsPage, responses=tower_errors(401, 403))
 async def events(
     request: Request,
     tower: Tower,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     x_tower_token: Annotated[str | None, Header()] = None,
 ) -> TowerEventsPage:
@@ -96,7 +105,7 @@ async def events(
     return TowerEventsPage(events=page, lastSeq=page[-1]["seq"] if page else after)
 
 
-@router.post("/commands", response_model=CommandOutcomes)
+@router.post("/commands", response_model=CommandOutcomes, responses=tower_errors())
 async def commands(body: RelayedCommands, tower: Tower) -> CommandOutcomes:
     """Apply cloud commands (release tokens, key announcements) relayed by a phone, once each."""
     results = []

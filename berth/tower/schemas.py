@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 HEX = r"^[0-9a-fA-F]+$"
+MAX_ID = 2**31 - 1  # command ids are the cloud's 32-bit ids
 
 
 class TowerOpenRequest(BaseModel):
@@ -38,7 +39,7 @@ class RelayedCommand(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID, strict=True)
     kind: str
     payload: str | None = Field(None, max_length=2048, pattern=HEX)
     payload_auth: str | None = Field(None, max_length=256, pattern=HEX)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from berth.cloud.deps import LockerId, Operator, PartnerId, Service, TowerId
+from berth.cloud.errors import responses
 from berth.cloud.schemas import (
     ClientCredentials,
     Locker,
@@ -17,10 +18,12 @@ from berth.cloud.schemas import (
     TowerProvisioning,
 )
 
-router = APIRouter(prefix="/api/v1/admin", tags=["operator"])
+router = APIRouter(prefix="/api/v1/admin", tags=["operator"], responses=responses(401, 403))
+BODY = responses(400)  # an unreadable body, or a value the database refuses
 
 
-@router.post("/partners", response_model=ClientCredentials, status_code=201)
+@router.post("/partners", response_model=ClientCredentials, status_code=201,
+             responses=BODY | responses(409, 503))
 def create_partner(service: Service, _: Operator, body: PartnerCreate) -> ClientCredentials:
     """A partner and its first client; the secret is shown only in this response."""
     return service.create_partner(body.name)
@@ -31,7 +34,7 @@ def list_partners(service: Service, _: Operator) -> list[Partner]:
     return service.list_partners()
 
 
-@router.post("/towers", response_model=Tower, status_code=201)
+@router.post("/towers", response_model=Tower, status_code=201, responses=BODY | responses(409))
 def create_tower(service: Service, _: Operator, body: TowerCreate) -> Tower:
     """A tower with its own Ed25519 key pair (the private half stays sealed in the cloud)."""
     return service.create_tower(body.name, body.id)
@@ -42,7 +45,8 @@ def list_towers(service: Service, _: Operator) -> list[Tower]:
     return service.all_towers()
 
 
-@router.post("/towers/{tower_id}/lockers", response_model=list[Locker], status_code=201)
+@router.post("/towers/{tower_id}/lockers", response_model=list[Locker], status_code=201,
+             responses=BODY | responses(404))
 def add_lockers(
     service: Service, _: Operator, tower_id: TowerId, body: LockersCreate
 ) -> list[Locker]:
@@ -50,17 +54,19 @@ def add_lockers(
     return service.add_lockers(tower_id, body.lockers)
 
 
-@router.put("/towers/{tower_id}/partners/{partner_id}", status_code=204)
+@router.put("/towers/{tower_id}/partners/{partner_id}", status_code=204, responses=responses(404))
 def assign_tower(service: Service, _: Operator, tower_id: TowerId, partner_id: PartnerId) -> None:
     service.assign_tower(tower_id, partner_id)
 
 
-@router.delete("/towers/{tower_id}/partners/{partner_id}", status_code=204)
+@router.delete("/towers/{tower_id}/partners/{partner_id}", status_code=204,
+               responses=responses(404))
 def unassign_tower(service: Service, _: Operator, tower_id: TowerId, partner_id: PartnerId) -> None:
     service.assign_tower(tower_id, partner_id, assigned=False)
 
 
-@router.patch("/towers/{tower_id}/lockers/{locker_id}", response_model=Locker)
+@router.patch("/towers/{tower_id}/lockers/{locker_id}", response_model=Locker,
+              responses=BODY | responses(404, 409))
 def set_out_of_service(
     service: Service, _: Operator, tower_id: TowerId, locker_id: LockerId, body: OutOfServiceUpdate
 ) -> Locker:
@@ -68,7 +74,8 @@ def set_out_of_service(
     return service.set_out_of_service(tower_id, locker_id, body.outOfService)
 
 
-@router.get("/towers/{tower_id}/provisioning", response_model=TowerProvisioning)
+@router.get("/towers/{tower_id}/provisioning", response_model=TowerProvisioning,
+            responses=responses(404))
 def provisioning(service: Service, _: Operator, tower_id: TowerId) -> TowerProvisioning:
     """The tower's private key and the cloud's public keys, for installing the tower."""
     return service.provisioning(tower_id)

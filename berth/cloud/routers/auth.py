@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.security import HTTPBasic
 
 from berth.cloud.deps import AnyCaller, Service
-from berth.cloud.errors import BadRequest, TooManyRequests, Unauthorized
+from berth.cloud.errors import BadRequest, TooManyRequests, Unauthorized, responses
 from berth.cloud.schemas import TokenResponse, WhoAmI
 from berth.ratelimit import FailureLimiter
 from berth.ratelimit import address as client_address
@@ -60,8 +60,14 @@ def _one(name: str, in_header: str | None, in_form: str | None) -> str | None:
     return in_header if in_header is not None else in_form
 
 
-@router.post("/oauth/token", response_model=TokenResponse)
-@router.post("/realms/berth/protocol/openid-connect/token", response_model=TokenResponse)
+@router.post(
+    "/oauth/token", response_model=TokenResponse, responses=responses(400, 401, 429, 503)
+)
+@router.post(
+    "/realms/berth/protocol/openid-connect/token",
+    response_model=TokenResponse,
+    responses=responses(400, 401, 429, 503),
+)
 def token(
     request: Request,
     service: Service,
@@ -95,7 +101,7 @@ def token(
         raise
 
 
-@router.post("/api/v1/login/test-token", response_model=WhoAmI)
+@router.post("/api/v1/login/test-token", response_model=WhoAmI, responses=responses(401))
 def test_token(service: Service, principal: AnyCaller) -> WhoAmI:
     """Echo who the token belongs to (any scope)."""
     return service.whoami(principal)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Body
 
 from berth.cloud.deps import LockerId, Service, ServiceProvider, TowerId
+from berth.cloud.errors import responses
 from berth.cloud.schemas import (
     LockerToken,
     LockerTokenCreate,
@@ -15,7 +16,11 @@ from berth.cloud.schemas import (
 )
 from berth.domain.tokens import TokenKind
 
-router = APIRouter(prefix="/api/v1/towers/{tower_id}/lockers/{locker_id}", tags=["locker tokens"])
+router = APIRouter(
+    prefix="/api/v1/towers/{tower_id}/lockers/{locker_id}",
+    tags=["locker tokens"],
+    responses=responses(400, 401, 403, 404, 409),
+)
 
 
 def _token_endpoint(kind: TokenKind, doc: str) -> Callable[..., LockerToken]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from berth.cloud.deps import LockerId, Service, ServiceProvider, TowerId
+from berth.cloud.errors import responses
 from berth.cloud.schemas import Reservation, ReservationCreate
 
 router = APIRouter(
-    prefix="/api/v1/towers/{tower_id}/lockers/{locker_id}/reservations", tags=["reservations"]
+    prefix="/api/v1/towers/{tower_id}/lockers/{locker_id}/reservations", tags=["reservations"],
+    responses=responses(400, 401, 403, 404, 409),
 )
 
 

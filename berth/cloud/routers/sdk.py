@@ -9,12 +9,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from berth.cloud.deps import Service, TowerAccess, TowerId
+from berth.cloud.errors import responses
 from berth.cloud.schemas import MAX_ID, CommandList, EventBatch, EventBatchResult
 
-router = APIRouter(prefix="/sdk/v1/towers/{tower_id}", tags=["tower sync"])
+router = APIRouter(
+    prefix="/sdk/v1/towers/{tower_id}", tags=["tower sync"], responses=responses(401, 403, 404)
+)
 
 
-@router.post("/events", response_model=EventBatchResult)
+@router.post("/events", response_model=EventBatchResult, responses=responses(400))
 def post_events(
     service: Service, partner: TowerAccess, tower_id: TowerId, body: EventBatch
 ) -> EventBatchResult:

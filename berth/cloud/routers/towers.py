@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from berth.cloud.deps import LockerId, Service, ServiceProvider, TowerId
+from berth.cloud.errors import responses
 from berth.cloud.schemas import Locker, Tower
 
-router = APIRouter(prefix="/api/v1/towers", tags=["towers"])
+router = APIRouter(prefix="/api/v1/towers", tags=["towers"], responses=responses(401, 403))
 
 
 @router.get("", response_model=list[Tower])
@@ -16,12 +17,12 @@ def list_towers(service: Service, partner: ServiceProvider) -> list[Tower]:
     return service.list_towers(partner)
 
 
-@router.get("/{tower_id}", response_model=Tower)
+@router.get("/{tower_id}", response_model=Tower, responses=responses(404))
 def get_tower(service: Service, partner: ServiceProvider, tower_id: TowerId) -> Tower:
     return service.get_tower(partner, tower_id)
 
 
-@router.get("/{tower_id}/lockers", response_model=list[Locker])
+@router.get("/{tower_id}/lockers", response_model=list[Locker], responses=responses(400, 404))
 def list_lockers(
     service: Service,
     partner: ServiceProvider,
@@ -32,7 +33,7 @@ def list_lockers(
     return service.list_lockers(partner, tower_id, status)
 
 
-@router.get("/{tower_id}/lockers/{locker_id}", response_model=Locker)
+@router.get("/{tower_id}/lockers/{locker_id}", response_model=Locker, responses=responses(404))
 def get_locker(
     service: Service, partner: ServiceProvider, tower_id: TowerId, locker_id: LockerId
 ) -> Locker:

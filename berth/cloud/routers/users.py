@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from berth.cloud.deps import Service, ServiceProvider
+from berth.cloud.errors import responses
 from berth.cloud.schemas import AssignedLocker
 
-router = APIRouter(prefix="/api/v1/users/me", tags=["users"])
+router = APIRouter(prefix="/api/v1/users/me", tags=["users"], responses=responses(401, 403))
 
 
 @router.get("/assigned-lockers", response_model=list[AssignedLocker])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
@@ -18,12 +18,23 @@ from starlette.concurrency import run_in_threadpool
 
 from berth.gateway.auth import SESSION_COOKIE, SESSION_TTL, ApiKeyAuth
 from berth.gateway.errors import ApiError
-from berth.gateway.routers.deps import Service
+from berth.gateway.routers.deps import IdPath, Service, errors
 from berth.gateway.schemas import REASON_CODE_PATTERN, UpdateLockerRequest
 from berth.gateway.store import LogFilter
 from berth.ratelimit import address
 
 router = APIRouter(prefix="/admin", tags=["Health & Status"])
+HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+REDIRECT = {303: {"description": "Back to the admin page (with a notice)"}}
+# The admin routes check their own session: no API-key 401/429 from the middleware.
+FORM_ERRORS = {**REDIRECT, **errors(401, 403, 404, auth=False)}
+
+
+def json_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Error bodies stay JSON on the HTML pages (a model would take the page's media type)."""
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {status: {"description": entry["description"], "content": ref}
+            for status, entry in errors(*statuses, auth=False).items()}
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 
 
@@ -49,7 +60,8 @@ def _back(notice: str | None = None) -> RedirectResponse:
                             303)
 
 
-@router.get("", response_class=HTMLResponse, summary="Admin interface")
+@router.get("", response_class=HTMLResponse, summary="Admin interface",
+            responses=json_errors())
 def admin_page(request: Request, service: Service, notice: str | None = None) -> Response:
     session = _session(request)
     if session is None:
@@ -67,7 +79,9 @@ def admin_page(request: Request, service: Service, notice: str | None = None) ->
     })
 
 
-@router.post("/login", response_class=HTMLResponse, summary="Admin login")
+@router.post("/login", response_class=HTMLResponse, summary="Admin login",
+             responses={**REDIRECT, 401: {"description": "Wrong API key: the login page", **HTML},
+                        **json_errors(429)})
 def login(request: Request, api_key: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Failed logins are counted per address: past the budget, 429 with Retry-After."""
     auth, limiter = _auth(request), request.app.state.limiter
@@ -88,23 +102,26 @@ def login(request: Request, api_key: Annotated[str, Form(max_length=500)] = "") 
     return response
 
 
-@router.post("/logout", summary="Admin logout")
+@router.post("/logout", summary="Admin logout", status_code=303, responses=REDIRECT,
+             response_class=RedirectResponse)
 def logout() -> Response:
     response = _back()
     response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response
 
 
-@router.post("/lockers/{locker_id}/open", summary="Admin: open a locker")
-async def admin_open(request: Request, locker_id: int, service: Service,
+@router.post("/lockers/{locker_id}/open", summary="Admin: open a locker", status_code=303,
+             response_class=RedirectResponse, responses=FORM_ERRORS)
+async def admin_open(request: Request, locker_id: IdPath, service: Service,
                      form_token: Annotated[str, Form()] = "") -> Response:
     _check_form(request, form_token)
     result = await service.open_locker(locker_id, source="admin")
     return _back(f"Locker {locker_id}: {result.message}")
 
 
-@router.post("/lockers/{locker_id}/service", summary="Admin: set or clear out of service")
-async def admin_service(request: Request, locker_id: int, service: Service,
+@router.post("/lockers/{locker_id}/service", summary="Admin: set or clear out of service",
+             status_code=303, response_class=RedirectResponse, responses=FORM_ERRORS)
+async def admin_service(request: Request, locker_id: IdPath, service: Service,
                         form_token: Annotated[str, Form()] = "",
                         out_of_service: Annotated[bool, Form()] = False,
                         reason_code: Annotated[str, Form(max_length=64)] = "",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Response, Security
+from fastapi import Depends, Path, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
 
-from berth.gateway.schemas import Error
+from berth.gateway.schemas import MAX_ID, MAX_OFFSET, Error
 from berth.gateway.service import GatewayService
 
 _api_key_doc = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -31,14 +31,33 @@ async def get_service(request: Request) -> GatewayService:
 
 Service = Annotated[GatewayService, Depends(get_service)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")]
+# Every id is a 32-bit column: out-of-range ids are a 400 VALIDATION_ERROR, never a driver overflow.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+LockerIdQuery = Annotated[int | None, Query(alias="lockerId", ge=1, le=MAX_ID)]
 Since = Annotated[datetime | None, Query(description="From this time (inclusive, ISO 8601)")]
 Until = Annotated[datetime | None, Query(description="Until this time (exclusive, ISO 8601)")]
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for error statuses, all with the ``Error`` body."""
-    return {status: {"model": Error} for status in (400, 401, *statuses)}
+ERROR_DESCRIPTIONS = {
+    400: "VALIDATION_ERROR (bad or out-of-range input, malformed JSON) or another bad request",
+    401: "Missing or invalid credentials",
+    403: "Refused (see `error`)",
+    404: "Not found (see `error`)",
+    409: "Conflicts with the current state (see `error`)",
+    429: "Too many failed attempts; retry after `Retry-After` seconds",
+    503: "The database is busy or unreachable; retry after `Retry-After` seconds",
+}
+
+
+def errors(*statuses: int, auth: bool = True) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route gives, all with the ``Error`` body.
+
+    Every route can answer 400 (validation) and 503 (database down); API-key routes also 401
+    and 429 (failed keys are rate-limited per address)."""
+    common = (400, 401, 429, 503) if auth else (400, 503)
+    return {status: {"model": Error, "description": ERROR_DESCRIPTIONS[status]}
+            for status in sorted({*common, *statuses})}
 
 
 def paged(response: Response, total: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from berth.gateway.routers.deps import API_KEY, Service, errors
+from berth.gateway.routers.deps import API_KEY, IdPath, Service, errors
 from berth.gateway.schemas import LockerType
 
 router = APIRouter(prefix="/locker-types", tags=["Locker Types"], dependencies=API_KEY)
@@ -18,5 +18,5 @@ def list_locker_types(service: Service) -> list[LockerType]:
 
 @router.get("/{locker_type_id}", response_model=LockerType, responses=errors(404),
             summary="Get locker type details")
-def get_locker_type(locker_type_id: int, service: Service) -> LockerType:
+def get_locker_type(locker_type_id: IdPath, service: Service) -> LockerType:
     return service.locker_type(locker_type_id)

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from berth.gateway.routers.deps import API_KEY, Limit, Offset, Service, errors, paged
+from berth.gateway.routers.deps import API_KEY, IdPath, Limit, Offset, Service, errors, paged
 from berth.gateway.schemas import (
+    MAX_ID,
     Locker,
     LockerConfig,
     LockerOperationResponse,
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/lockers", tags=["Lockers"], dependencies=API_KEY)
 def list_lockers(
     service: Service, response: Response, limit: Limit = 1000, offset: Offset = 0,
     locker_type: Annotated[str | None, Query(alias="lockerType", max_length=64)] = None,
-    bank_id: Annotated[int | None, Query(alias="bankId", ge=1)] = None,
+    bank_id: Annotated[int | None, Query(alias="bankId", ge=1, le=MAX_ID)] = None,
     available: bool | None = None,
     out_of_service: Annotated[bool | None, Query(alias="outOfService")] = None,
 ) -> list[Locker]:
@@ -47,25 +48,25 @@ async def open_all(service: Service, response: Response) -> OpenAllLockersRespon
 
 @router.get("/{locker_id}", response_model=Locker, responses=errors(404),
             summary="Get locker details")
-def get_locker(locker_id: int, service: Service) -> Locker:
+def get_locker(locker_id: IdPath, service: Service) -> Locker:
     return service.get_locker(locker_id)
 
 
 @router.get("/{locker_id}/config", response_model=LockerConfig, responses=errors(404),
             summary="Get locker configuration")
-def locker_config(locker_id: int, service: Service) -> LockerConfig:
+def locker_config(locker_id: IdPath, service: Service) -> LockerConfig:
     return service.locker_config(locker_id)
 
 
 @router.patch("/{locker_id}", response_model=Locker, responses=errors(404),
               summary="Update locker service state")
-def update_locker(locker_id: int, body: UpdateLockerRequest, service: Service) -> Locker:
+def update_locker(locker_id: IdPath, body: UpdateLockerRequest, service: Service) -> Locker:
     """Out of service keeps open transactions; ``outOfService: false`` returns it to service."""
     return service.update_locker(locker_id, body)
 
 
 @router.post("/{locker_id}/open", response_model=LockerOperationResponse,
              responses=errors(404), summary="Open locker by ID")
-async def open_locker(locker_id: int, service: Service) -> LockerOperationResponse:
+async def open_locker(locker_id: IdPath, service: Service) -> LockerOperationResponse:
     """Maintenance: ignores transactions and flags. Failures come back as success=false."""
     return await service.open_locker(locker_id)

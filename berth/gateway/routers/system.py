@@ -6,7 +6,17 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from berth.gateway.routers.deps import API_KEY, Limit, Offset, Service, Since, Until, errors, paged
+from berth.gateway.routers.deps import (
+    API_KEY,
+    Limit,
+    LockerIdQuery,
+    Offset,
+    Service,
+    Since,
+    Until,
+    errors,
+    paged,
+)
 from berth.gateway.schemas import DeviceHeartbeatRequest, LogEntry, OperationResponse, System
 from berth.gateway.store import LogFilter
 
@@ -28,7 +38,7 @@ def heartbeat(body: DeviceHeartbeatRequest, service: Service) -> OperationRespon
 def logs(
     service: Service, response: Response, limit: Limit = 100, offset: Offset = 0,
     level: Literal["debug", "info", "warning", "error"] | None = None,
-    locker_id: Annotated[int | None, Query(alias="lockerId", ge=1)] = None,
+    locker_id: LockerIdQuery = None,
     transaction_id: Annotated[str | None, Query(alias="transactionId", max_length=128)] = None,
     since: Since = None, until: Until = None,
 ) -> list[LogEntry]:

@@ -9,11 +9,22 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from berth.gateway.errors import error_body
-from berth.gateway.routers.deps import API_KEY, Limit, Offset, Service, Since, Until, errors, paged
+from berth.gateway.routers.deps import (
+    API_KEY,
+    Limit,
+    LockerIdQuery,
+    Offset,
+    Service,
+    Since,
+    Until,
+    errors,
+    paged,
+)
 from berth.gateway.schemas import (
     CreateTransactionRequest,
     LockerOperationResponse,
     TransactionResponse,
+    iso_ms,
 )
 from berth.gateway.service import DuplicateTransaction
 from berth.gateway.store import TransactionRecord
@@ -22,10 +33,8 @@ router = APIRouter(prefix="/transactions", tags=["Transactions"], dependencies=A
 
 
 def iso(value: datetime | None) -> str | None:
-    """ISO 8601 with milliseconds and Z, as in the seed's example."""
-    if value is None:
-        return None
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO 8601 with milliseconds and Z, as every gateway timestamp (``iso_ms``)."""
+    return None if value is None else iso_ms(value)
 
 
 def transaction_json(record: TransactionRecord) -> dict:
@@ -64,7 +73,7 @@ async def create_transaction(body: CreateTransactionRequest, service: Service) -
 def list_transactions(
     service: Service, response: Response, limit: Limit = 100, offset: Offset = 0,
     status: Annotated[Literal["active", "released", "all"], Query()] = "active",
-    locker_id: Annotated[int | None, Query(alias="lockerId", ge=1)] = None,
+    locker_id: LockerIdQuery = None,
     since: Since = None, until: Until = None,
 ) -> list[dict]:
     """Active transactions by default; ``X-Total-Count`` carries the unpaged total."""
