@@ -80,8 +80,10 @@ def admin_page(request: Request, service: Service, notice: str | None = None) ->
 
 
 @router.post("/login", response_class=HTMLResponse, summary="Admin login",
-             responses={**REDIRECT, 401: {"description": "Wrong API key: the login page", **HTML},
-                        **json_errors(429)})
+             responses={**json_errors(), **REDIRECT,
+                        401: {"description": "Wrong API key: the login page", **HTML},
+                        429: {"description": "Too many failed logins from this address: the "
+                              "login page, with Retry-After", **HTML}})
 def login(request: Request, api_key: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Failed logins are counted per address: past the budget, 429 with Retry-After."""
     auth, limiter = _auth(request), request.app.state.limiter
