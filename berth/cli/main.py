@@ -31,8 +31,9 @@ def version() -> None:
 @app.command()
 def up(
     host: str = typer.Option("127.0.0.1", help="Interface both services listen on."),
-    cloud_port: int = typer.Option(8000, help="Cloud API port."),
-    gateway_port: int = typer.Option(8080, help="Gateway API port."),
+    cloud_port: int = typer.Option(8000, envvar="BERTH_CLOUD_PORT", help="Cloud API port."),
+    gateway_port: int = typer.Option(8080, envvar="BERTH_GATEWAY_PORT",
+                                     help="Gateway API port."),
 ) -> None:
     """Start cloud + gateway (a demo partner's tower) + simulated boards, on SQLite."""
     from berth.settings import get_settings
