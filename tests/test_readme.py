@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -155,6 +156,8 @@ class ReadmeRun:
 
 @pytest.fixture
 def readme_run(tmp_path: Path) -> Iterator[ReadmeRun]:
+    for tool in ("curl", "jq", "make"):
+        assert shutil.which(tool), f"the README's walk-throughs need {tool}: apt-get install {tool}"
     stamp = VENV_BIN.parent / ".installed"
     if not stamp.exists() or stamp.stat().st_mtime < (REPO / "pyproject.toml").stat().st_mtime:
         # `make run` in the scratch checkout would reinstall Berth from there
