@@ -26,6 +26,11 @@ from berth.settings import Settings
 
 STACK_FILE = "stack.json"
 TOWER_DIR = "tower"
+# How long a service may take to answer after its start: a busy small machine needs minutes
+# (imports, migrations); a service that dies is noticed at once, not after this.
+START_TIMEOUT = 180.0
+# A running service answers within this even when busy; a stopped one refuses at once.
+PROBE_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ class Stack:
             return subprocess.Popen([berth, *args], stdout=log,  # type: ignore[call-overload]
                                     stderr=subprocess.STDOUT, **options)
 
-    def start(self, timeout: float = 60.0) -> StackInfo:
+    def start(self, timeout: float = START_TIMEOUT) -> StackInfo:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.info = prepare(self.settings, self.cloud_url, self.gateway_url)
         self.info.save(self.settings.data_dir / STACK_FILE)
@@ -127,7 +132,7 @@ class Stack:
         _wait_ready(self.gateway_url + "/health", self.gateway, timeout)
         return self.info
 
-    def start_cloud(self, timeout: float = 60.0) -> None:
+    def start_cloud(self, timeout: float = START_TIMEOUT) -> None:
         self.cloud = self._spawn("cloud", "serve", "--host", self.host,
                                  "--port", str(self.cloud_port))
         _wait_ready(self.cloud_url + "/openapi.json", self.cloud, timeout)
@@ -213,8 +218,8 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
 def running(info: StackInfo) -> bool:
     """Whether both services of a stack answer."""
     try:
-        httpx.get(info.cloud_url + "/openapi.json", timeout=2)
-        httpx.get(info.gateway_url + "/health", timeout=2)
+        httpx.get(info.cloud_url + "/openapi.json", timeout=PROBE_TIMEOUT)
+        httpx.get(info.gateway_url + "/health", timeout=PROBE_TIMEOUT)
     except httpx.HTTPError:
         return False
     return True

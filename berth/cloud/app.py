@@ -23,6 +23,7 @@ from berth.cloud.errors import CloudError, install_validation_handler
 from berth.cloud.keys import KeyRing, Vault, load_or_create_secret
 from berth.cloud.routers import admin, auth, health, locker_tokens, reservations, sdk, towers, users
 from berth.cloud.service import CloudService
+from berth.docs_assets import offline_docs_app
 from berth.ratelimit import FailureLimiter
 from berth.storage import Database, migrate
 
@@ -74,7 +75,7 @@ def create_app(config: CloudConfig, service: CloudService | None = None) -> Fast
         finally:
             service.db.dispose()
 
-    app = FastAPI(
+    app = offline_docs_app(
         title="Berth Cloud API",
         version="1",
         description="Towers, lockers, reservations and signed locker tokens for partners.",

@@ -12,6 +12,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from berth import __version__
+from berth.docs_assets import DOCS_ASSETS, offline_docs_app
 from berth.gateway.auth import ApiKeyAuth, presented_key
 from berth.gateway.config import GatewayConfig
 from berth.gateway.errors import error_response, install_error_handlers, too_many
@@ -32,12 +33,12 @@ from berth.tower.attach import GatewayTower
 
 log = logging.getLogger("berth.gateway")
 
-# Paths that need no API key: health, the OpenAPI document and docs; routers that check their own
-# credentials: the admin page (login form and signed session) and the tower's phone interface
-# (cloud-signed tokens, mounted by the tower part when the gateway is provisioned).
+# Paths that need no API key: health, the OpenAPI document and docs (with their assets); routers
+# that check their own credentials: the admin page (login form and signed session) and the tower's
+# phone interface (cloud-signed tokens, mounted by the tower part when the gateway is provisioned).
 PUBLIC_PATHS = ("/health", "/health/live", "/openapi.json", "/docs", "/docs/oauth2-redirect",
                 "/redoc")
-PUBLIC_PREFIXES = ("/admin", "/tower")
+PUBLIC_PREFIXES = ("/admin", "/tower", DOCS_ASSETS)
 
 
 def is_public(path: str) -> bool:
@@ -102,7 +103,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
         finally:
             await service.stop()
 
-    app = FastAPI(
+    app = offline_docs_app(
         title="Berth Gateway API", version=__version__, lifespan=lifespan,
         description="On-site API of a Berth locker installation: transactions, locker "
         "assignment, lockers and lock controllers. Send the API key as `X-API-Key`.",

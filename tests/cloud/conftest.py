@@ -18,6 +18,7 @@ from berth.cloud.config import CloudConfig
 from berth.cloud.seed import seed_demo
 from berth.cloud.service import CloudService
 from berth.domain.tokens import sign_event
+from tests.support.waiting import BOUND
 
 
 @dataclass
@@ -104,7 +105,7 @@ def cloud(sqlite_url: str, tmp_path: Path) -> Iterator[Cloud]:
     yield from make_cloud(sqlite_url, tmp_path / "data")
 
 
-def wait_until(check: Any, timeout: float = 5.0) -> None:
+def wait_until(check: Any, timeout: float = BOUND) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:

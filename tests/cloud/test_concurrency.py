@@ -19,6 +19,7 @@ from berth.cloud.config import CloudConfig
 from berth.cloud.schemas import LockerCreate
 from berth.cloud.tables import reservations
 from tests.cloud.conftest import wait_until
+from tests.support.waiting import HTTP_TIMEOUT, SERVER_START
 
 
 @contextmanager
@@ -54,7 +55,7 @@ def servers(db_url: str, data_dir: Path, ports: list[int]) -> Iterator[list[str]
                 except httpx.HTTPError:
                     return False
 
-            wait_until(up, timeout=30)
+            wait_until(up, timeout=SERVER_START)
         yield urls
     finally:
         for proc in procs:
@@ -66,7 +67,7 @@ def servers(db_url: str, data_dir: Path, ports: list[int]) -> Iterator[list[str]
 async def reserve_all(urls: list[str], token: str, tower: str, lockers: list[int]) -> Counter[int]:
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=100)
-    async with httpx.AsyncClient(timeout=60, limits=limits, headers=headers) as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, limits=limits, headers=headers) as client:
         calls = [
             client.post(
                 f"{urls[i % 2]}/api/v1/towers/{tower}/lockers/{lockers[i % 20]}/reservations",

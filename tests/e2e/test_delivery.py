@@ -15,13 +15,14 @@ from berth.sdk.cloud import CloudClient
 from berth.sdk.gateway import GatewayClient
 from berth.settings import Settings
 from berth.stack import Stack, StackInfo
+from tests.support.waiting import BOUND, SERVER_START
 
 
 @pytest.fixture
 def stack(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Stack]:
     running = Stack(Settings(data_dir=tmp_path), cloud_port=free_port(),
                     gateway_port=free_port(), quiet=True)
-    running.start()
+    running.start(timeout=SERVER_START)
     yield running
     running.stop()
 
@@ -35,7 +36,7 @@ def test_whole_delivery_follows_every_state(stack: Stack) -> None:
     assert stack.info is not None
     partner, tower = clients(stack.info)
     seen: list[str] = []
-    report = run_delivery(partner, tower, stack.info.tower_id, door_timeout=30,
+    report = run_delivery(partner, tower, stack.info.tower_id, door_timeout=BOUND,
                           trace=lambda step, detail: seen.append(step))
     assert report.states == ["reserved", "rented", "occupied", "available"]
     assert seen.count("open at the tower") == 2
@@ -54,14 +55,14 @@ def test_offline_dropoff_reaches_the_cloud_once_it_is_back(stack: Stack) -> None
     stack.stop_cloud()
     opened = tower.tower_open(token.payload, token.payload_auth)  # the site has no internet
     assert opened.success
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + BOUND
     while not any(e["type"] == "dropoff_token_used"
                   for e in tower.tower_events(0, 500).events):
         assert time.monotonic() < deadline, "the door never closed"
         time.sleep(0.2)
 
-    stack.start_cloud()
-    assert wait_for_state(partner, tower_id, locker.id, "occupied", timeout=30) == "occupied"
+    stack.start_cloud(timeout=SERVER_START)
+    assert wait_for_state(partner, tower_id, locker.id, "occupied", timeout=BOUND) == "occupied"
     # every event arrived exactly once
     events = tower.tower_events(0, 500).events
     used = [e for e in events if e["type"] == "dropoff_token_used"]

@@ -18,6 +18,7 @@ from berth.gateway.config import GatewayConfig
 from berth.gateway.site import Site, load_site
 from berth.hardware.opening import OpenPolicy
 from berth.hardware.simulated import SimulatedController
+from tests.support.waiting import SERVER_START
 
 API_KEY = "test-key-0123456789"
 AUTH = {"X-API-Key": API_KEY}
@@ -90,7 +91,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log.open("w"),
                                      stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = SERVER_START) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

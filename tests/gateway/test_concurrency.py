@@ -10,12 +10,12 @@ import asyncio
 from pathlib import Path
 
 import httpx
-import pytest
 import yaml
 from sqlalchemy import text
 
 from berth.storage.engine import Database
 from tests.gateway.conftest import API_KEY, AUTH, ServerProcess
+from tests.support.waiting import HTTP_TIMEOUT
 
 BANKS, PER_BANK = 6, 20  # 120 lockers
 UNIQUE_IDS, DUPLICATES = 200, 40
@@ -38,7 +38,7 @@ def write_site(path: Path) -> Path:
 
 async def fire(urls: list[str], ids: list[str]) -> list[tuple[str, httpx.Response]]:
     limits = httpx.Limits(max_connections=200)
-    async with httpx.AsyncClient(headers=AUTH, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(headers=AUTH, timeout=HTTP_TIMEOUT, limits=limits) as client:
         async def one(i: int, tid: str) -> tuple[str, httpx.Response]:
             body = {"transactionId": tid}
             if i % 3 == 1:
@@ -109,7 +109,6 @@ def test_two_processes_on_sqlite(tmp_path: Path, free_port) -> None:  # type: ig
     run_race(f"sqlite:///{tmp_path / 'race.db'}", tmp_path, free_port)
 
 
-@pytest.mark.timeout(180)
 def test_two_processes_on_postgres(postgres_url: str, tmp_path: Path,
                                    free_port) -> None:  # type: ignore[no-untyped-def]
     run_race(postgres_url, tmp_path, free_port)

@@ -14,6 +14,7 @@ from berth.gateway.site import load_site
 from berth.hardware.simulated import SimulatedController
 from berth.hardware.watcher import DoorEvent, DoorEventKind, DoorWatcher
 from tests.gateway.conftest import AUTH, simulated
+from tests.support.waiting import BOUND
 
 K = DoorEventKind
 
@@ -166,7 +167,10 @@ def test_runs_in_background_with_async_callback() -> None:
         await asyncio.sleep(0.05)
         watcher.note_unlock("c", 1)
         await ctl.unlock(1)
-        await asyncio.sleep(0.2)
+        async with asyncio.timeout(BOUND):  # the door opens, then closes by itself
+            while len(seen) < 2:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # room for an event too many to show up
         await watcher.aclose()
         await ctl.aclose()
         return seen
@@ -174,7 +178,7 @@ def test_runs_in_background_with_async_callback() -> None:
     assert [e.kind for e in asyncio.run(scenario())] == [K.DOOR_OPENED, K.DOOR_CLOSED]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float = BOUND) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -235,7 +239,7 @@ def test_stops_even_when_a_callback_swallows_cancellation() -> None:
             await asyncio.sleep(0.002)
             ctl.close_door(1)
             await asyncio.sleep(0.002)
-        await asyncio.wait_for(watcher.aclose(), 2)
+        await asyncio.wait_for(watcher.aclose(), BOUND)
         return watcher._task is None
 
     assert asyncio.run(scenario())

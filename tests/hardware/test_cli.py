@@ -20,14 +20,15 @@ def sim_process() -> Iterator[str]:
         [sys.executable, "-c", "from berth.cli.main import app; app()", "hw", "simulate",
          "--protocol", "dip", "--boards", "2", "--channels", "8", "--tcp", "0",
          "--no-advertise", "--close-after", "-1", "--jam", "2:5", "--force-open", "1:3",
-         "--duration", "60"],
+         "--duration", "600"],
         stdout=subprocess.PIPE, text=True,
     )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert line.startswith("URL "), line
-        yield line.split()[1] + "?timeout=0.3"
+        # a reply on a busy machine may take seconds; only the silent board 9 waits this out
+        yield line.split()[1] + "?timeout=5"
     finally:
         proc.terminate()
         proc.wait(10)
@@ -50,12 +51,13 @@ def test_open_status_watch_and_scan_against_a_simulator_process(sim_process: str
                    "--polls", "1", "--interval", "0")
     assert code == 0 and "│ 1 " in out and "│ 2 " in out
     code, out = hw("scan", "--timeout", "0.1", "--url", url, "--protocol", "dip",
-                   "--addresses", "0-3", "--channels", "8")
+                   "--addresses", "0-3", "--channels", "8", "--probe-timeout", "2")
     assert code == 0 and "answering at addresses: 1, 2" in out
 
 
 def test_status_of_a_board_that_does_not_answer_exits_non_zero(sim_process: str) -> None:
-    code, out = hw("status", sim_process, "9", "--protocol", "dip", "--channels", "8")
+    silent = sim_process.replace("timeout=5", "timeout=0.5")  # board 9 never answers anyway
+    code, out = hw("status", silent, "9", "--protocol", "dip", "--channels", "8")
     assert code == 1 and "did not answer" in out
 
 

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from berth.domain.tokens import SigningKey, TokenClaims, TokenKind, sign_token, verify_event
 from berth.tower.identity import TowerIdentity
 from tests.gateway.conftest import API_KEY
+from tests.support.waiting import BOUND
 from tests.tower.conftest import TOWER
 
 CLOUD_KEY = SigningKey.generate("k1")
@@ -37,7 +38,7 @@ def gateway(gateway_factory: Callable[..., TestClient], sqlite_url: str,
     return gateway_factory(sqlite_url, tower=identity)
 
 
-def wait_for(client: TestClient, event_type: str, timeout: float = 5.0) -> list[dict]:
+def wait_for(client: TestClient, event_type: str, timeout: float = BOUND) -> list[dict]:
     deadline = time.monotonic() + timeout
     while True:
         events = client.get("/tower/events", headers={"X-API-Key": API_KEY}).json()["events"]
@@ -161,7 +162,7 @@ def test_cloud_parcel_keeps_local_assignment_off_its_locker(whole_site: TestClie
                                                 "payload_auth": pickup.payload_auth}).json()[
         "success"]
     wait_for(whole_site, "pickup_token_used")
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + BOUND
     while not whole_site.get(f"/lockers/{gid}").json()["available"]:
         assert time.monotonic() < deadline, "the hold was never released"
         time.sleep(0.05)
