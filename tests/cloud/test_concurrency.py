@@ -66,7 +66,9 @@ def servers(db_url: str, data_dir: Path, ports: list[int]) -> Iterator[list[str]
 
 async def reserve_all(urls: list[str], token: str, tower: str, lockers: list[int]) -> Counter[int]:
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=100)
+    # a fresh connection per request: a pooled one that sat idle past uvicorn's 5 s keep-alive
+    # (a busy machine) can be closed by the server just as the next POST goes out (ReadError)
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=0)
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, limits=limits, headers=headers) as client:
         calls = [
             client.post(

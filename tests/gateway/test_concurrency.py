@@ -37,7 +37,9 @@ def write_site(path: Path) -> Path:
 
 
 async def fire(urls: list[str], ids: list[str]) -> list[tuple[str, httpx.Response]]:
-    limits = httpx.Limits(max_connections=200)
+    # a fresh connection per request: a pooled one that sat idle past uvicorn's 5 s keep-alive
+    # (a busy machine) can be closed by the server just as the next POST goes out (ReadError)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=0)
     async with httpx.AsyncClient(headers=AUTH, timeout=HTTP_TIMEOUT, limits=limits) as client:
         async def one(i: int, tid: str) -> tuple[str, httpx.Response]:
             body = {"transactionId": tid}
