@@ -4,7 +4,6 @@ each lead to 429 + Retry-After; other addresses and successful requests are not 
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,8 +74,9 @@ def test_failed_admin_logins_per_address_give_429(gateway_factory: Start, sqlite
                    follow_redirects=False).status_code == 303
 
 
-def token(locker_id: int, tower: str = TOWER) -> SignedToken:
-    now = int(time.time())
+def token(locker_id: int, clock: FakeClock, tower: str = TOWER) -> SignedToken:
+    """Valid on the tower's own (fake) clock, however long the gateway took to start."""
+    now = int(clock().timestamp())
     claims = TokenClaims(tower, locker_id, TokenKind.DROPOFF, secrets.token_hex(16), now - 5,
                          now + 600, "k1", 0)
     return sign_token(claims, CLOUD_KEY)
@@ -93,18 +93,18 @@ def test_refused_tower_tokens_per_address_give_429(gateway_factory: Start, sqlit
     gw = gateway_factory(sqlite_url, clock=clock, tower=identity,
                          tower_open_refusals_per_address="3/minute")
     phone, attacker = gw, from_address(gw, "198.51.100.7")
-    assert phone.post("/tower/open", json=body(token(901))).status_code == 200
-    garbage = [attacker.post("/tower/open", json=body(token(901, "1111222233334444")))
+    assert phone.post("/tower/open", json=body(token(901, clock))).status_code == 200
+    garbage = [attacker.post("/tower/open", json=body(token(901, clock, "1111222233334444")))
                for _ in range(3)]
     assert [g.status_code for g in garbage] == [403] * 3
-    blocked = attacker.post("/tower/open", json=body(token(902)))
+    blocked = attacker.post("/tower/open", json=body(token(902, clock)))
     assert blocked.status_code == 429 and blocked.headers["Retry-After"] == "60"
     assert blocked.json()["error"] == "TOO_MANY_REQUESTS"
     # someone else's garbage does not block a valid token from another address
-    answer = phone.post("/tower/open", json=body(token(902)))
+    answer = phone.post("/tower/open", json=body(token(902, clock)))
     assert answer.status_code == 200 and answer.json()["success"]
     clock.advance(61)
-    assert attacker.post("/tower/open", json=body(token(902))).status_code != 429
+    assert attacker.post("/tower/open", json=body(token(902, clock))).status_code != 429
 
 
 def test_budgets_come_from_settings(tmp_path: Path) -> None:

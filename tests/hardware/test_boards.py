@@ -11,6 +11,7 @@ from berth.hardware.driver import CommunicationError, DoorState, HardwareFault
 from berth.hardware.opening import OpenPolicy, open_door
 from berth.hardware.simulator import Fault, SimulatedBus
 from tests.hardware.sim_helpers import FAST, rig, run, with_options
+from tests.support.waiting import BOUND
 
 PROTOCOLS = ["kerong", "dip"]
 TRANSPORTS = ["pty", "tcp"]
@@ -224,10 +225,14 @@ def test_unreachable_line_starts_but_reports_offline(free_port) -> None:  # type
 
 def test_simulated_door_closes_after_the_configured_time() -> None:
     async def scenario() -> None:
-        async with rig("kerong", "pty", close_after=0.1) as (_sim, [controller]):
-            assert (await open_door(controller, 1, FAST)).success
-            await asyncio.sleep(0.2)
-            assert await controller.read_door(1) is DoorState.CLOSED
+        # open for a second: long enough for a busy machine's confirm read to see it open
+        async with rig("kerong", "pty", close_after=1.0) as (_sim, [controller]):
+            patient = OpenPolicy(attempt_timeout=60.0, attempts=1, confirm_timeout=30.0,
+                                 confirm_poll=0.02)
+            assert (await open_door(controller, 1, patient)).success
+            async with asyncio.timeout(BOUND):  # then it shuts by itself
+                while await controller.read_door(1) is not DoorState.CLOSED:
+                    await asyncio.sleep(0.05)
 
     run(scenario())
 
