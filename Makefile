@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CLOUD_PORT ?= $(or $(BERTH_CLOUD_PORT),8000)
 GATEWAY_PORT ?= $(or $(BERTH_GATEWAY_PORT),8080)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint deadcode bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,18 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
+
+# dead-code candidates (not run by `make test`: see docs/architecture.md)
+deadcode: $(STAMP)
+	$(BIN)/vulture berth --min-confidence 60
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

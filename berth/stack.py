@@ -60,11 +60,11 @@ def prepare(settings: Settings, cloud_url: str, gateway_url: str) -> StackInfo:
     """Seed the demo partner and provision the demo site as its tower (once), in-process."""
     from berth.cloud.app import build_service
     from berth.cloud.config import CloudConfig
+    from berth.cloud.provision import provision_tower
     from berth.cloud.seed import seed_demo
     from berth.gateway.auth import resolve_api_key
-    from berth.gateway.site import load_site
+    from berth.gateway.site import load_site, site_lockers
     from berth.tower.identity import IDENTITY_FILE, TowerIdentity
-    from berth.tower.provision import provision_tower, site_lockers
 
     service = build_service(CloudConfig.from_settings(settings))
     try:

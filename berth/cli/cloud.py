@@ -112,7 +112,8 @@ def towers_provision(
     Private keys go to files (mode 0600) only, never to the terminal.
     """
     from berth.cloud.errors import CloudError
-    from berth.tower.provision import existing_tower, gateway_lockers, provision_tower, site_lockers
+    from berth.cloud.provision import existing_tower, provision_tower
+    from berth.tower.provision import gateway_lockers
 
     try:
         if gateway is None and site is None:
@@ -128,7 +129,7 @@ def towers_provision(
                 raise typer.BadParameter("--gateway-key (or BERTH_GATEWAY_API_KEY) is needed")
             lockers = gateway_lockers(gateway, gateway_key)
         else:
-            from berth.gateway.site import load_site
+            from berth.gateway.site import load_site, site_lockers
 
             lockers = site_lockers(load_site(site))
         identity = provision_tower(_service(db), partner, name, lockers, cloud_url=cloud_url,
@@ -154,8 +155,8 @@ def towers_link(
     from dataclasses import replace
 
     from berth.cloud.errors import CloudError
+    from berth.cloud.provision import cloud_link, existing_tower
     from berth.tower.identity import IDENTITY_FILE, TowerIdentity
-    from berth.tower.provision import cloud_link, existing_tower
 
     try:
         if (out / IDENTITY_FILE).exists():

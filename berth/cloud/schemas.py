@@ -226,10 +226,6 @@ class LockersCreate(Strict):
     lockers: list[LockerCreate] = Field(min_length=1, max_length=1000)
 
 
-class TowerAssignment(Strict):
-    partner_id: int = Field(ge=1, le=MAX_ID)
-
-
 class OutOfServiceUpdate(Strict):
     outOfService: bool
 

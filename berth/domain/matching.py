@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 MAX_DIMENSION_INCHES = 240.0
 
@@ -75,7 +76,7 @@ class Tier:
 class MatchError(ValueError):
     """The request can never be satisfied by this site, whatever its lockers' state."""
 
-    def __init__(self, code: str, message: str, details: dict | None = None) -> None:
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -147,7 +148,7 @@ def plan_search(
     return tiers
 
 
-def _item_details(request: MatchRequest) -> dict:
+def _item_details(request: MatchRequest) -> dict[str, Any]:
     item = request.item
     if item is None:
         return {}

@@ -26,9 +26,9 @@ from berth.gateway.routers import (
     system,
     transactions,
 )
+from berth.gateway.routers import tower as tower_router
 from berth.gateway.service import GatewayService
 from berth.ratelimit import FailureLimiter, address
-from berth.tower import router as tower_router
 from berth.tower.attach import GatewayTower
 
 log = logging.getLogger("berth.gateway")

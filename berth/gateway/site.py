@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from berth.domain.matching import MAX_DIMENSION_INCHES, LockerTypeSpec
 from berth.hardware.factory import ControllerSpec
+from berth.tower.identity import GatewayLocker
 
 DEMO_SITE = Path(__file__).with_name("demo_site.yaml")
 
@@ -223,3 +224,12 @@ def load_site(path: Path | None = None) -> Site:
     except yaml.YAMLError as exc:
         raise SiteError(f"{path}: not valid YAML ({exc})") from None
     return parse_site(data, str(path))
+
+
+def site_lockers(site: Site) -> list[GatewayLocker]:
+    """A gateway site's lockers as tower provisioning sees them (no running gateway needed)."""
+    types = dict(site.locker_types)
+    return [GatewayLocker(lk.id, types[lk.type_id].slug, lk.attributes,
+                          (types[lk.type_id].width, types[lk.type_id].height,
+                           types[lk.type_id].depth))
+            for lk in site.lockers]

@@ -8,24 +8,19 @@ nothing announces itself, so ``scan_bus`` asks each address for its status with 
 from __future__ import annotations
 
 import asyncio
-import socket
-import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zeroconf import ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from berth.hardware.announce import SERVICE_TYPE, Closer, advertise
 from berth.hardware.bus import buses
 from berth.hardware.driver import CommunicationError
 from berth.hardware.factory import ControllerSpec, build_controller
 
-if TYPE_CHECKING:
-    from berth.hardware.simulator import SimulatedBus
-
-SERVICE_TYPE = "_berth-lockboard._tcp.local."
-Closer = Callable[[], Awaitable[None]]
+__all__ = ["SERVICE_TYPE", "Closer", "FoundController", "advertise", "scan_bus", "scan_mdns"]
 
 
 @dataclass(frozen=True)
@@ -42,55 +37,6 @@ class FoundController:
     @property
     def url(self) -> str:
         return f"tcp://{self.host}:{self.port}"
-
-
-def _local_address(host: str) -> str:
-    if host not in ("0.0.0.0", ""):
-        return host
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("10.255.255.255", 1))
-            return str(probe.getsockname()[0])
-        except OSError:
-            return "127.0.0.1"
-
-
-async def advertise(
-    port: int,
-    *,
-    protocol: str,
-    boards: str,
-    channels: int,
-    host: str = "127.0.0.1",
-    name: str | None = None,
-    interfaces: list[str] | None = None,
-) -> Closer:
-    """Announce a TCP controller; returns the coroutine function that withdraws it."""
-    address = _local_address(host)
-    label = name or f"berth-{protocol}-{uuid.uuid4().hex[:8]}"
-    info = AsyncServiceInfo(
-        SERVICE_TYPE,
-        f"{label}.{SERVICE_TYPE}",
-        port=port,
-        addresses=[socket.inet_aton(address)],
-        properties={"protocol": protocol, "boards": boards, "channels": str(channels)},
-        server=f"{label}.local.",
-    )
-    zc = AsyncZeroconf(interfaces=interfaces or [address])
-    await zc.async_register_service(info)
-
-    async def withdraw() -> None:
-        await zc.async_unregister_service(info)
-        await zc.async_close()
-
-    return withdraw
-
-
-async def advertise_simulator(sim: SimulatedBus, host: str, port: int) -> Closer:
-    """Announce a simulator's TCP port like a network controller."""
-    addresses = sorted(sim.boards)
-    return await advertise(port, protocol=sim.protocol, host=host, channels=sim.channels,
-                           boards=f"{addresses[0]}-{addresses[-1]}")
 
 
 async def scan_mdns(timeout: float = 2.0, interfaces: list[str] | None = None

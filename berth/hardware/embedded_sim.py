@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from berth.hardware.simulator import SimulatedBus, SimulatorThread
+from berth.hardware.sim_control import serving, socket_path
+from berth.hardware.simulator import Service, SimulatedBus, SimulatorThread
 
 SCHEME = "sim://"
 BOARDS = {"kerong": (0, 16), "dip": (1, 16)}  # first address, how many boards a bus holds
@@ -40,19 +41,25 @@ def resolve(url: str, protocol: str, channels: int, close_after: float | None) -
     with _lock:
         running = _buses.get(key)
         if running is None:
-            from berth.hardware.sim_control import socket_path
-
             first, count = BOARDS[protocol]
-            control = socket_path(_control_dir, url, protocol) if _control_dir else None
             thread = SimulatedBus.in_thread(protocol=protocol, boards=count, channels=channels,
                                             first_address=first, transport="pty",
-                                            close_after=close_after, control=control)
+                                            close_after=close_after,
+                                            serve=_controls(url, protocol))
             running = _buses[key] = (thread, channels)
         thread, sim_channels = running
     if protocol == "dip" and channels != sim_channels:
         raise ValueError(f"{url}: every DIP board on one simulated bus needs the same channel "
                          f"count ({sim_channels}, not {channels})")
     return thread.url
+
+
+def _controls(url: str, protocol: str) -> Service | None:
+    """The person-at-the-locker socket for this bus, when ``serve_controls`` turned them on."""
+    if _control_dir is None:
+        return None
+    path = socket_path(_control_dir, url, protocol)
+    return lambda sim: serving(sim, path)
 
 
 def simulator(url: str, protocol: str) -> SimulatorThread | None:

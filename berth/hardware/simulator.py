@@ -25,16 +25,17 @@ import threading
 import tty
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, TypeVar
 
-from berth.hardware.factory import ControllerSpec
 from berth.hardware.protocols import dip, kerong
+from berth.hardware.spec import ControllerSpec
 
 T = TypeVar("T")
 log = logging.getLogger("berth.hardware.simulator")
+#: Something run beside a simulator thread's boards (``SimulatorThread(serve=...)``).
+Service = Callable[["SimulatedBus"], AbstractAsyncContextManager[Any]]
 BITS_PER_BYTE = 10  # 8N1: start + 8 data + stop
 LINE_BAUD = {"kerong": 19200, "dip": 9600}
 
@@ -391,9 +392,12 @@ class SimulatedBus:
                 bound = server.sockets[0].getsockname()[1]
                 sim.url = f"tcp://{host}:{bound}"
                 if advertise:
-                    from berth.hardware.discovery import advertise_simulator
+                    from berth.hardware.announce import advertise
 
-                    stack.push_async_callback(await advertise_simulator(sim, host, bound))
+                    first, last = min(sim.boards), max(sim.boards)
+                    stack.push_async_callback(await advertise(
+                        bound, protocol=sim.protocol, host=host, channels=sim.channels,
+                        boards=f"{first}-{last}"))
             else:
                 raise ValueError(f"unknown simulator transport {transport!r} (pty or tcp)")
             try:
@@ -414,13 +418,14 @@ class SimulatedBus:
 class SimulatorThread:
     """Runs ``SimulatedBus.start(**options)`` in a daemon thread; use ``call`` to reach it.
 
-    With ``control=PATH`` it also serves the person-at-the-locker actions on that unix socket
-    (``berth.hardware.sim_control``).
+    With ``serve`` it also runs that service beside the boards for as long as they run: the
+    ``sim://`` buses pass the person-at-the-locker unix socket (``berth.hardware.sim_control``),
+    handed in so the simulator does not import what is built on top of it.
     """
 
-    def __init__(self, control: Path | None = None, **options: Any) -> None:
+    def __init__(self, serve: Service | None = None, **options: Any) -> None:
         self.options = options
-        self.control = control
+        self.serve = serve
         self.sim: SimulatedBus | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -453,11 +458,9 @@ class SimulatorThread:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         async with SimulatedBus.start(**self.options) as sim, contextlib.AsyncExitStack() as stack:
-            if self.control is not None:
-                from berth.hardware.sim_control import serving
-
+            if self.serve is not None:
                 try:
-                    await stack.enter_async_context(serving(sim, self.control))
+                    await stack.enter_async_context(self.serve(sim))
                 except (OSError, ValueError) as exc:  # the boards work without it
                     log.warning("no person-at-the-locker controls: %s", exc)
             self.sim = sim

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
+from berth.contracts.tower import CommandOutcomes, TowerEventsPage, TowerOpenResponse
 from berth.domain.matching import MatchingStrategy
 from berth.gateway.schemas import (
     BankType,
@@ -47,7 +48,6 @@ from berth.sdk._core import (
     list_of,
     nothing,
 )
-from berth.tower.schemas import CommandOutcomes, TowerEventsPage, TowerOpenResponse
 
 
 def _tx(transaction_id: str) -> str:

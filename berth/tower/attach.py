@@ -10,12 +10,11 @@ from sqlalchemy import insert, select
 from starlette.concurrency import run_in_threadpool
 
 from berth.background import background
-from berth.gateway.service import GatewayService
-from berth.gateway.store import GatewayStore
 from berth.hardware.watcher import DoorEvent, DoorEventKind
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient
 from berth.storage import Database, migrate
 from berth.tower.identity import TowerIdentity
+from berth.tower.ports import HostGateway, LockerStore
 from berth.tower.service import MIGRATIONS, VERSION_TABLE, OpenedDoor, TowerService
 from berth.tower.sync import CloudSync
 from berth.tower.tables import tower_lockers, tower_state
@@ -64,7 +63,7 @@ def _mismatch(db: Database, served: str, wanted: str) -> str:
 class _GatewayHolder:
     """Cloud parcels hold their lockers as gateway transactions, so local assignment skips them."""
 
-    def __init__(self, store: GatewayStore) -> None:
+    def __init__(self, store: LockerStore) -> None:
         self.store = store
 
     def hold(self, gateway_locker_id: int, hold_id: str) -> bool:
@@ -77,7 +76,7 @@ class _GatewayHolder:
 class GatewayTower:
     """The tower part of one gateway; the gateway's lifespan runs ``running()``."""
 
-    def __init__(self, gateway: GatewayService, identity: TowerIdentity,
+    def __init__(self, gateway: HostGateway, identity: TowerIdentity,
                  sync_interval: float = 2.0) -> None:
         self.gateway = gateway
 

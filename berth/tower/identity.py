@@ -27,6 +27,16 @@ class CloudLink:
 
 
 @dataclass(frozen=True)
+class GatewayLocker:
+    """What provisioning needs of a gateway locker (from ``GET /lockers`` and ``/locker-types``)."""
+
+    locker_id: int
+    type_slug: str
+    attributes: tuple[str, ...] = ()
+    inches: tuple[float, float, float] | None = None  # width, height, depth
+
+
+@dataclass(frozen=True)
 class TowerIdentity:
     tower_id: str
     private_key: Ed25519PrivateKey

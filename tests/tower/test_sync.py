@@ -13,12 +13,13 @@ from fastapi.testclient import TestClient
 from berth.clock import FakeClock
 from berth.cloud.app import build_service, create_app
 from berth.cloud.config import CloudConfig
+from berth.cloud.provision import provision_tower
 from berth.cloud.seed import seed_demo
 from berth.hardware.opening import OpenOutcome, open_door
 from berth.hardware.simulated import SimulatedController
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient, CloudClient
 from berth.storage import Database
-from berth.tower.provision import GatewayLocker, provision_tower
+from berth.tower.identity import GatewayLocker
 from berth.tower.service import TowerService
 from berth.tower.sync import CloudSync
 from tests.tower.conftest import FAST

@@ -13,13 +13,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
 
-from berth.domain.tokens import TokenRefused
-from berth.gateway.auth import presented_key
-from berth.gateway.errors import ApiError
-from berth.gateway.routers.deps import errors
-from berth.gateway.schemas import MAX_ID, Error
-from berth.ratelimit import address
-from berth.tower.schemas import (
+from berth.contracts.tower import (
     CommandOutcome,
     CommandOutcomes,
     RelayedCommands,
@@ -27,6 +21,12 @@ from berth.tower.schemas import (
     TowerOpenRequest,
     TowerOpenResponse,
 )
+from berth.domain.tokens import TokenRefused
+from berth.gateway.auth import presented_key
+from berth.gateway.errors import ApiError
+from berth.gateway.routers.deps import errors
+from berth.gateway.schemas import MAX_ID, Error
+from berth.ratelimit import address
 from berth.tower.service import COMMAND_UNSUPPORTED, TowerService
 
 router = APIRouter(prefix="/tower", tags=["Tower"])
