@@ -20,12 +20,15 @@ def alembic_config(script_location: Path, db: Database) -> Config:
     return cfg
 
 
-def upgrade(db: Database, script_location: Path, version_table: str = "alembic_version") -> None:
-    """Migrate to head; SQLite serialises via BEGIN IMMEDIATE, PostgreSQL via an advisory lock."""
+def upgrade(db: Database, script_location: Path, version_table: str = "alembic_version",
+            revision: str = "head") -> None:
+    """Migrate to head; SQLite serialises via BEGIN IMMEDIATE, PostgreSQL via an advisory lock.
+
+    ``revision`` stops earlier: the schema-fixture generator builds databases of old versions."""
     cfg = alembic_config(script_location, db)
     cfg.attributes["version_table"] = version_table  # lets two services share one database
     with db.write() as conn:
         if not db.sqlite:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)

@@ -153,15 +153,11 @@ def test_release_that_a_dropoff_overtook_is_refused(rig: Rig) -> None:
 
 
 def test_migrations_match_the_tables(rig: Rig) -> None:
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
     from berth.tower.tables import metadata
+    from tests.support.schema_fixtures import schema_drift
 
     with rig.service.db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"version_table": "alembic_version_tower"})
-        diff = compare_metadata(context, metadata)
-    assert diff == []
+        assert schema_drift(conn, metadata, "alembic_version_tower") == []
 
 
 def test_announced_cloud_key_opens_doors_after_rotation(rig: Rig) -> None:
