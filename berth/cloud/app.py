@@ -96,7 +96,8 @@ def create_app(config: CloudConfig, service: CloudService | None = None) -> Fast
         sweeper = (_sweep_forever(service, config.sweep_interval)
                    if config.sweep_interval > 0 else None)
         dispatching = (_dispatch_forever(dispatcher, config.outbox_dispatch_interval)
-                       if config.outbox_dispatch_interval > 0 else None)
+                       if config.outbox_dispatch_interval > 0 and config.outbox_consumers
+                       else None)  # no consumer: events wait for one (and serve the stream)
         try:
             async with (background(sweeper, "berth-cloud-sweeper"),
                         background(dispatching, "berth-cloud-outbox")):
