@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -86,6 +87,16 @@ async def _dispatch_forever(dispatcher: Dispatcher, interval: float) -> None:
             await asyncio.sleep(interval)
 
 
+def dispatch_task(
+    config: CloudConfig, dispatcher: Dispatcher
+) -> Coroutine[Any, Any, None] | None:
+    """The dispatcher's loop, or None when dispatching is off or nothing consumes: events then
+    wait undispatched, so a consumer configured later still receives the backlog."""
+    if config.outbox_dispatch_interval <= 0 or not config.outbox_consumers:
+        return None
+    return _dispatch_forever(dispatcher, config.outbox_dispatch_interval)
+
+
 def create_app(config: CloudConfig, service: CloudService | None = None) -> FastAPI:
     service = service or build_service(config)
 
@@ -95,9 +106,7 @@ def create_app(config: CloudConfig, service: CloudService | None = None) -> Fast
             service.db, config.outbox_consumers, clock=config.clock, lease=config.outbox_lease)
         sweeper = (_sweep_forever(service, config.sweep_interval)
                    if config.sweep_interval > 0 else None)
-        dispatching = (_dispatch_forever(dispatcher, config.outbox_dispatch_interval)
-                       if config.outbox_dispatch_interval > 0 and config.outbox_consumers
-                       else None)  # no consumer: events wait for one (and serve the stream)
+        dispatching = dispatch_task(config, dispatcher)
         try:
             async with (background(sweeper, "berth-cloud-sweeper"),
                         background(dispatching, "berth-cloud-outbox")):

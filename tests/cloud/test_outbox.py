@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from berth.clock import FakeClock
 from berth.cloud import outbox
-from berth.cloud.app import build_service
+from berth.cloud.app import build_service, dispatch_task
 from berth.cloud.config import CloudConfig
 from berth.cloud.dispatch import Dispatcher
 from berth.cloud.errors import Conflict
@@ -24,6 +24,7 @@ from berth.cloud.schemas import LockerCreate, PartnerEvent
 from berth.cloud.service import CloudService
 from berth.cloud.tables import outbox as outbox_table
 from berth.domain.tokens import TokenKind, sign_event
+from berth.storage import Database
 from tests.cloud.conftest import Cloud, make_cloud, wait_until
 
 
@@ -292,3 +293,17 @@ def test_the_stream_needs_the_service_provider_scope(cloud: Cloud) -> None:
     assert cloud.http.get("/api/v1/events").status_code == 401
     r = cloud.http.get("/api/v1/events", headers=cloud.headers("demo", "tower_access"))
     assert r.status_code == 403 and r.json()["detail"]["code"] == "INSUFFICIENT_SCOPE"
+
+
+def test_no_consumer_or_a_zero_interval_means_no_dispatching(tmp_path: Path) -> None:
+    """Nothing marks events sent that nobody received: a consumer added later gets them."""
+    base = CloudConfig(db_url="sqlite://", data_dir=tmp_path, outbox_dispatch_interval=1)
+    dispatcher = Dispatcher(Database(f"sqlite:///{tmp_path / 'd.db'}"), [])
+    assert dispatch_task(base, dispatcher) is None
+    off = CloudConfig(db_url="sqlite://", data_dir=tmp_path, outbox_dispatch_interval=0,
+                      outbox_consumers=[Recorder()])
+    assert dispatch_task(off, dispatcher) is None
+    on = CloudConfig(db_url="sqlite://", data_dir=tmp_path, outbox_consumers=[Recorder()])
+    task = dispatch_task(on, dispatcher)
+    assert task is not None
+    task.close()
