@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         None, ge=1, description="argon2 checks at once; the number of cores when unset.")
     cloud_hash_queue: int = Field(8, ge=0, description="Checks that may wait for a free slot.")
     cloud_hash_wait: float = Field(10.0, gt=0, description="Seconds a check may wait; then 503.")
+    cloud_outbox_dispatch_interval: float = Field(
+        1.0, ge=0, description="Seconds between idle outbox polls; 0 stops dispatching.")
+    cloud_outbox_lease: float = Field(
+        30.0, gt=0, description="Seconds a dispatcher's claim holds before another takes it.")
+    cloud_outbox_jsonl: Path | None = Field(
+        None, description="Append each dispatched outbox event to this file as a JSON line.")
     gateway_key_failures_per_address: str = "20/minute"
     gateway_admin_login_failures_per_address: str = "10/minute"
     tower_open_refusals_per_address: str = "30/minute"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from berth.clock import Clock, utcnow
+from berth.cloud.dispatch import Consumer, JsonLinesConsumer
 from berth.settings import Settings, get_settings
 
 
@@ -25,6 +26,9 @@ class CloudConfig:
     hash_concurrency: int | None = None  # argon2 checks at once; None: the number of cores
     hash_queue: int = 8
     hash_wait: float = 10.0
+    outbox_dispatch_interval: float = 1.0  # seconds between idle outbox polls; 0 disables
+    outbox_lease: float = 30.0  # seconds a dispatcher's claim holds before others take it
+    outbox_consumers: list[Consumer] = field(default_factory=list)
 
     @classmethod
     def from_settings(
@@ -42,4 +46,9 @@ class CloudConfig:
             hash_concurrency=st.cloud_hash_concurrency,
             hash_queue=st.cloud_hash_queue,
             hash_wait=st.cloud_hash_wait,
+            outbox_dispatch_interval=st.cloud_outbox_dispatch_interval,
+            outbox_lease=st.cloud_outbox_lease,
+            outbox_consumers=(
+                [JsonLinesConsumer(st.cloud_outbox_jsonl)] if st.cloud_outbox_jsonl else []
+            ),
         )

@@ -8,7 +8,7 @@ token bodies (``client_info``, ``payload_auth``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -238,3 +238,29 @@ class TowerProvisioning(BaseModel):
     tower_public_key: str
     cloud_public_keys: dict[str, str] = Field(description="Key id -> hex raw Ed25519 public key.")
     generations: dict[int, int] = Field(description="Locker id -> current token generation.")
+
+
+# ---- the partner's event stream (the outbox) --------------------------------------------------
+
+MAX_EVENTS_PAGE = 500
+
+
+class PartnerEvent(BaseModel):
+    """One outbox event as partners and consumers see it; ``position`` orders a partner's stream
+    without gaps, so ``(partner_id, position)`` is also the id to deduplicate redeliveries by."""
+
+    type: str = Field(description="locker.state_changed, reservation.created, "
+                      "reservation.cancelled, reservation.expired, reservation.used, "
+                      "token.issued or tower.event_applied.")
+    partner_id: int
+    position: int
+    tower_id: str
+    locker_id: int | None
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    events: list[PartnerEvent]
+    next_after: int = Field(description="Pass as ``after`` to read on (the last position "
+                            "returned, or the ``after`` given when there was nothing new).")

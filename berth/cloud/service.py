@@ -22,7 +22,7 @@ from sqlalchemy import Connection, RowMapping, delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from berth.clock import Clock
-from berth.cloud import auth, store
+from berth.cloud import auth, outbox, store
 from berth.cloud import schemas as s
 from berth.cloud.errors import BadRequest, Busy, Conflict, Forbidden, NotFound, Unauthorized
 from berth.cloud.keys import KeyRing, Vault, raw_private, raw_public
@@ -131,7 +131,7 @@ class CloudService:
         if self.hasher.needs_rehash(stored):  # made with older, costlier parameters
             with contextlib.suppress(Busy):  # the login stands; the next one rehashes
                 fresh = self.hasher.hash(client_secret)
-                with self.db.write() as conn:
+                with outbox.transaction(self.db) as conn:
                     store.replace_secret_hash(conn, client_id, stored, fresh)
         allowed = row["scopes"].split()
         wanted = scope.split() if scope else allowed
@@ -213,6 +213,12 @@ class CloudService:
             out.append(s.AssignedLocker(**view.model_dump(), heldUntil=row["deadline"]))
         return out
 
+    def events(self, partner_id: int, after: int = 0, limit: int = 100) -> s.EventPage:
+        """The partner's own outbox stream after ``after``, positions ascending."""
+        with self.db.read() as conn:
+            found = outbox.stream(conn, partner_id, after, limit)
+        return s.EventPage(events=found, next_after=found[-1].position if found else after)
+
     # ---- partner writes ---------------------------------------------------------------------
 
     def create_reservation(
@@ -222,7 +228,7 @@ class CloudService:
         expires = now + timedelta(seconds=duration)
         rid = uuid.uuid4().hex
         try:
-            with self.db.write() as conn:
+            with outbox.transaction(self.db) as conn:
                 row = self._lock_locker(conn, partner_id, tower_id, locker_id, now)
                 self._apply(conn, row, Action.CREATE_RESERVATION, now, partner_id, deadline=expires)
                 store.insert_row(
@@ -237,6 +243,8 @@ class CloudService:
                         expires_at=expires,
                     ),
                 )
+                self._emit(conn, [partner_id], "reservation.created", row, now, {
+                    "reservation_id": rid, "status": "active", "expires_at": expires.isoformat()})
         except IntegrityError as exc:  # the unique index: someone else's reservation won
             raise Conflict(
                 "LOCKER_RESERVED_CANNOT_CREATE_RESERVATION", "The locker was reserved just now."
@@ -254,7 +262,7 @@ class CloudService:
         self, partner_id: int, tower_id: str, locker_id: int, reservation_id: str
     ) -> s.Reservation:
         now = self.clock()
-        with self.db.write() as conn:
+        with outbox.transaction(self.db) as conn:
             row = self._lock_locker(conn, partner_id, tower_id, locker_id, now)
             res = store.reservation(conn, reservation_id)
             if res is None or res["locker_id"] != locker_id or res["partner_id"] != partner_id:
@@ -279,14 +287,14 @@ class CloudService:
         client_info: str = "",
     ) -> s.LockerToken:
         """Drop-off or pick-up token; the arrow it takes is the guide's."""
-        with self.db.write() as conn:
+        with outbox.transaction(self.db) as conn:
             return self._issue(conn, partner_id, tower_id, locker_id, kind, duration, client_info)
 
     def release_locker(
         self, partner_id: int, tower_id: str, locker_id: int, duration: int
     ) -> s.ReleaseLockerResult:
         """releaseLocker: Rented -> Declined; the release token is queued for the tower too."""
-        with self.db.write() as conn:
+        with outbox.transaction(self.db) as conn:
             tok = self._issue(conn, partner_id, tower_id, locker_id, TokenKind.RELEASE, duration)
             cid = store.insert_row(
                 conn,
@@ -370,7 +378,7 @@ class CloudService:
     def create_partner(self, name: str) -> s.ClientCredentials:
         now, creds = self.clock(), self._fresh_credentials()
         try:
-            with self.db.write() as conn:
+            with outbox.transaction(self.db) as conn:
                 pid = store.insert_row(conn, partners, dict(name=name, created_at=now))
                 return self._new_client(conn, creds, pid, name, list(auth.PARTNER_SCOPES), now)
         except IntegrityError as exc:
@@ -378,13 +386,13 @@ class CloudService:
 
     def create_operator(self, name: str = "operator") -> s.ClientCredentials:
         creds = self._fresh_credentials()
-        with self.db.write() as conn:
+        with outbox.transaction(self.db) as conn:
             return self._new_client(conn, creds, None, name, [auth.OPERATOR], self.clock())
 
     def create_client(self, partner_name: str) -> s.ClientCredentials:
         """Another client (fresh credentials) for an existing partner."""
         pid, creds = self.partner_id(partner_name), self._fresh_credentials()
-        with self.db.write() as conn:
+        with outbox.transaction(self.db) as conn:
             return self._new_client(
                 conn, creds, pid, partner_name, list(auth.PARTNER_SCOPES), self.clock()
             )
@@ -405,7 +413,7 @@ class CloudService:
         key = Ed25519PrivateKey.generate()
         now = self.clock()
         try:
-            with self.db.write() as conn:
+            with outbox.transaction(self.db) as conn:
                 store.insert_row(
                     conn,
                     towers,
@@ -432,7 +440,7 @@ class CloudService:
         now = self.clock()
         issued = int(now.timestamp())
         public = self.keyring.public_keys()
-        with self.db.write() as conn:
+        with outbox.transaction(self.db) as conn:
             towers_ = store.all_towers(conn)
             for tower in towers_:
                 payload, auth_hex = sign_key_announcement(tower["id"], public, issued, signer)
@@ -447,7 +455,7 @@ class CloudService:
 
     def add_lockers(self, tower_id: str, specs: Iterable[s.LockerCreate]) -> list[s.Locker]:
         now = self.clock()
-        with self.db.write() as conn:
+        with outbox.transaction(self.db) as conn:
             self._tower_row(conn, tower_id)
             for spec in specs:
                 conn.execute(insert(lockers).values(**self.locker_values(tower_id, spec, now)))
@@ -474,7 +482,7 @@ class CloudService:
         )
 
     def assign_tower(self, tower_id: str, partner_id: int, assigned: bool = True) -> None:
-        with self.db.write() as conn:
+        with outbox.transaction(self.db) as conn:
             self._tower_row(conn, tower_id)
             if store.partner(conn, partner_id) is None:
                 raise NotFound("PARTNER_NOT_FOUND", f"No partner {partner_id}.")
@@ -492,7 +500,7 @@ class CloudService:
     def set_out_of_service(self, tower_id: str, locker_id: int, out: bool) -> s.Locker:
         now = self.clock()
         action = Action.SET_OUT_OF_SERVICE if out else Action.CLEAR_OUT_OF_SERVICE
-        with self.db.write() as conn:
+        with outbox.transaction(self.db) as conn:
             self._tower_row(conn, tower_id)
             row = self._lock_locker(conn, None, tower_id, locker_id, now)
             self._apply(conn, row, action, now, None)
@@ -522,7 +530,7 @@ class CloudService:
         with self.db.read() as conn:
             due = store.due_locker_ids(conn, now, limit)
         for locker_id in due:
-            with self.db.write() as conn:
+            with outbox.transaction(self.db) as conn:
                 row = store.locker(conn, locker_id, for_update=True)
                 if row is not None:
                     self._expire_if_due(conn, row, now)
@@ -607,11 +615,31 @@ class CloudService:
         if outcome.bump_generation:
             values["generation"] = row["generation"] + 1
         store.update_locker(conn, row["id"], values)
+        told = self._told(conn, row, holder)
+        self._emit(conn, told, "locker.state_changed", row, now, {
+            "from": LockerState(row["state"]).label, "to": outcome.state.label,
+            "action": str(action), "generation": values.get("generation", row["generation"])})
         if row["state"] == LockerState.RESERVED and outcome.state is not LockerState.RESERVED:
             active = store.active_reservation(conn, row["id"])
             if active is not None:
-                store.set_reservation_status(conn, active["id"], RESERVATION_ENDS[action])
+                status = RESERVATION_ENDS[action]
+                store.set_reservation_status(conn, active["id"], status)
+                self._emit(conn, [active["partner_id"]], f"reservation.{status}", row, now,
+                           {"reservation_id": active["id"], "status": status})
         return outcome.state
+
+    @staticmethod
+    def _told(conn: Connection, row: RowMapping, holder_after: int | None) -> list[int]:
+        """Who hears of a locker's change: its holder (after, else before the change), else
+        every partner the tower is assigned to."""
+        holder = holder_after if holder_after is not None else row["holder_partner_id"]
+        return [holder] if holder is not None else outbox.tower_partner_ids(conn, row["tower_id"])
+
+    @staticmethod
+    def _emit(conn: Connection, partner_ids: Sequence[int], type_: str, row: RowMapping,
+              now: datetime, data: dict[str, Any]) -> None:
+        """One outbox event about the locker ``row``, in the change's transaction."""
+        outbox.emit(conn, partner_ids, type_, row["tower_id"], row["id"], now, data)
 
     def _sign_and_store(
         self,
@@ -653,6 +681,10 @@ class CloudService:
                 payload_auth=signed.payload_auth,
             ),
         )
+        self._emit(conn, [partner_id], "token.issued", row, now, {  # never the payload_auth
+            "token_id": claims.token_id, "kind": kind.label, "key_id": key.key_id,
+            "generation": claims.generation, "not_before": nbf.isoformat(),
+            "expires_at": expires.isoformat()})
         return s.LockerToken(
             payload=signed.payload,
             payload_auth=signed.payload_auth,
@@ -670,10 +702,12 @@ class CloudService:
         seq = int(event["seq"])
         now = self.clock()
         try:
-            with self.db.write() as conn:
+            with outbox.transaction(self.db) as conn:
                 if store.event_seen(conn, tower_id, seq):
                     return s.EventResult(seq=seq, outcome="duplicate")
                 outcome, code = self._event_effect(conn, tower_id, event, now)
+                if outcome == "applied":
+                    self._emit_applied(conn, tower_id, event, now)
                 store.insert_row(
                     conn,
                     events,
@@ -692,6 +726,20 @@ class CloudService:
         except IntegrityError:  # a concurrent relay of the same event committed first
             return s.EventResult(seq=seq, outcome="duplicate")
         return s.EventResult(seq=seq, outcome=outcome, code=code)  # type: ignore[arg-type]
+
+    def _emit_applied(
+        self, conn: Connection, tower_id: str, event: dict[str, Any], now: datetime
+    ) -> None:
+        """``tower.event_applied`` for the locker's holder (else the tower's partners)."""
+        tok = store.token(conn, str(event.get("token_id"))) if event.get("token_id") else None
+        locker_id = tok["locker_id"] if tok is not None else event.get("locker_id")
+        row = store.locker(conn, locker_id, tower_id) if isinstance(locker_id, int) else None
+        holder = row["holder_partner_id"] if row is not None else None
+        told = [holder] if holder is not None else outbox.tower_partner_ids(conn, tower_id)
+        data = {k: event[k] for k in ("seq", "type", "token_id", "command_id", "timestamp")
+                if k in event}
+        outbox.emit(conn, told, "tower.event_applied", tower_id,
+                    row["id"] if row is not None else None, now, data)
 
     def _event_effect(
         self, conn: Connection, tower_id: str, event: dict[str, Any], now: datetime

@@ -171,3 +171,30 @@ events = Table(
     Column("outcome", String(80), nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
 )
+
+# The transactional outbox: each event is written in the transaction of the change it reports,
+# with a gap-free position per partner (allocated from ``outbox_positions`` under its row lock).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner_id", Integer, ForeignKey("partners.id"), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("tower_id", String(16), nullable=False),
+    Column("locker_id", Integer, nullable=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("data", Text, nullable=False),  # JSON; never a token's secret (payload_auth)
+    Column("claimed_by", String(64), nullable=True),  # the dispatcher holding its lease
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("dispatched_at", UtcDateTime, nullable=True),
+    Index("ux_outbox_partner_position", "partner_id", "position", unique=True),
+    Index("ix_outbox_undispatched", "dispatched_at", "id"),
+)
+
+outbox_positions = Table(
+    "outbox_positions",
+    metadata,
+    Column("partner_id", Integer, ForeignKey("partners.id"), primary_key=True),
+    Column("last_position", BigInteger, nullable=False),
+)

@@ -20,6 +20,7 @@ from berth.cloud.schemas import (
     AssignedLocker,
     CommandList,
     EventBatchResult,
+    EventPage,
     Locker,
     LockerToken,
     ReleaseLockerResult,
@@ -107,6 +108,11 @@ class _CloudCalls:
     def assigned_lockers(self) -> Result[list[AssignedLocker]]:
         return self._send(Call("GET", "/api/v1/users/me/assigned-lockers",
                                list_of(AssignedLocker)))
+
+    def events(self, after: int = 0, limit: int = 100) -> Result[EventPage]:
+        """Your event stream after position ``after``; read on with ``page.next_after``."""
+        return self._send(Call("GET", "/api/v1/events", json_of(EventPage),
+                               params={"after": after, "limit": limit}))
 
     # ---- tower sync (scope tower_access) --------------------------------------------------
 

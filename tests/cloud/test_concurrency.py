@@ -17,7 +17,7 @@ from sqlalchemy import select
 from berth.cloud.app import build_service
 from berth.cloud.config import CloudConfig
 from berth.cloud.schemas import LockerCreate
-from berth.cloud.tables import reservations
+from berth.cloud.tables import outbox, reservations
 from tests.cloud.conftest import wait_until
 from tests.support.waiting import HTTP_TIMEOUT, SERVER_START
 
@@ -106,4 +106,9 @@ def test_exactly_one_reservation_per_locker(
             .all()
         )
     assert sorted(active) == sorted(lockers)
+    with service.db.read() as conn:
+        query = select(outbox.c.position).where(outbox.c.partner_id == creds.partner_id)
+        positions = conn.execute(query).scalars().all()
+    # Each win wrote its two events with gap-free positions across both processes; no loss wrote.
+    assert sorted(positions) == list(range(1, 41))
     service.db.dispose()

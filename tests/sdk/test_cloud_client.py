@@ -94,3 +94,29 @@ def test_async_client_refreshes_its_token(cloud: tuple[Any, dict[str, Any]],
             return [t.id for t in first + second]
 
     assert asyncio.run(scenario()) == [world["tower_id"]] * 2
+
+
+def test_the_event_stream_through_both_clients(cloud: tuple[Any, dict[str, Any]]) -> None:
+    app, world = cloud
+    tower = world["tower_id"]
+    with client(app, world["partners"]["demo"]) as sdk:
+        first = sdk.list_lockers(tower)[0].id
+        reservation = sdk.reserve(tower, first, 300)
+        page = sdk.events()
+        assert [(e.position, e.type) for e in page.events] == [
+            (1, "locker.state_changed"), (2, "reservation.created")]
+        assert page.events[1].data["reservation_id"] == reservation.id
+        assert sdk.events(after=page.next_after).events == []
+        with pytest.raises(ValidationFailed):
+            sdk.events(limit=0)
+    creds = world["partners"]["demo"]
+
+    async def scenario() -> list[int]:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cloud")
+        async with AsyncCloudClient("http://cloud", creds["client_id"], creds["client_secret"],
+                                    http=http) as sdk:
+            return [e.position for e in (await sdk.events(after=1, limit=5)).events]
+
+    assert asyncio.run(scenario()) == [2]
+    with client(app, world["partners"]["other"]) as sdk:
+        assert sdk.events().events == []
