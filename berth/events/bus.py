@@ -116,21 +116,33 @@ class EventBus:
     def subscribe(self, handler: Callable[[E], Awaitable[None] | None],
                   *types: type[E], name: str | None = None,
                   maxsize: int | None = None) -> Subscription:
-        """Hear every event that is an instance of one of ``types`` (none given: every event)."""
+        """Hear every event that is an instance of one of ``types`` (none given: every event).
+
+        Safe from any thread; on a running bus the subscriber hears what is published after
+        its task starts (at once on the loop, on the loop's next turn from another thread).
+        """
         sub = Subscription(self, handler, types or (Event,), maxsize or self.maxsize,
                            name or getattr(handler, "__qualname__", repr(handler)))
-        self.subscriptions.append(sub)
-        if self._loop is not None:
-            self._start(sub)
+        self.subscriptions = [*self.subscriptions, sub]  # a new list: routing never sees it half
+        loop = self._loop
+        if loop is not None:
+            if _on(loop):
+                self._start(sub)
+            else:
+                loop.call_soon_threadsafe(self._start, sub)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self.subscriptions:
-            self.subscriptions.remove(sub)
+            self.subscriptions = [s for s in self.subscriptions if s is not sub]
             self._dropped_gone += sub.dropped
             self._failures_gone += sub.failures
-        if sub.task is not None:
-            sub.task.cancel()
+        task, loop = sub.task, self._loop
+        if task is not None:
+            if loop is None or _on(loop):
+                task.cancel()
+            else:
+                loop.call_soon_threadsafe(task.cancel)
 
     # --- publishing ------------------------------------------------------------------------
 
@@ -140,11 +152,7 @@ class EventBus:
         if loop is None:
             self.unrouted += 1
             return
-        try:
-            here = asyncio.get_running_loop() is loop
-        except RuntimeError:  # a worker thread: no loop runs here
-            here = False
-        if here:
+        if _on(loop):
             self._route(event)
             return
         try:
@@ -172,6 +180,8 @@ class EventBus:
             self._start(sub)
 
     def _start(self, sub: Subscription) -> None:
+        if self._loop is None or sub.task is not None or sub not in self.subscriptions:
+            return  # stopped, started or cancelled before this hand-over ran
         sub.task = asyncio.create_task(sub.run(), name=f"berth-events-{sub.name}")
 
     async def stop(self, drain: float | None = None) -> None:
@@ -198,3 +208,11 @@ class EventBus:
             sub.task = None
             sub.closing = False
             sub.queue = asyncio.Queue(sub.queue.maxsize)  # a later start may run on another loop
+
+
+def _on(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the caller runs on ``loop`` (False in worker threads, where no loop runs)."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
