@@ -35,9 +35,8 @@ DEFAULT_DRAIN = 5.0
 class Subscription:
     """One subscriber: its handler, the event classes it hears, its queue and counters."""
 
-    def __init__(self, bus: EventBus, handler: Handler, types: tuple[type[Event], ...],
-                 maxsize: int, name: str) -> None:
-        self.bus = bus
+    def __init__(self, handler: Handler, types: tuple[type[Event], ...], maxsize: int,
+                 name: str) -> None:
         self.handler = handler
         self.types = types
         self.name = name
@@ -78,10 +77,6 @@ class Subscription:
             finally:
                 self.queue.task_done()
 
-    def cancel(self) -> None:
-        """Stop hearing events (what is queued is discarded)."""
-        self.bus.unsubscribe(self)
-
 
 class EventBus:
     """Subscribe before or after ``start``; publish from the loop or any thread."""
@@ -107,10 +102,6 @@ class EventBus:
     def failures(self) -> int:
         return self._failures_gone + sum(s.failures for s in self.subscriptions)
 
-    @property
-    def running(self) -> bool:
-        return self._loop is not None
-
     # --- subscribing -----------------------------------------------------------------------
 
     def subscribe(self, handler: Callable[[E], Awaitable[None] | None],
@@ -121,7 +112,7 @@ class EventBus:
         Safe from any thread; on a running bus the subscriber hears what is published after
         its task starts (at once on the loop, on the loop's next turn from another thread).
         """
-        sub = Subscription(self, handler, types or (Event,), maxsize or self.maxsize,
+        sub = Subscription(handler, types or (Event,), maxsize or self.maxsize,
                            name or getattr(handler, "__qualname__", repr(handler)))
         self.subscriptions = [*self.subscriptions, sub]  # a new list: routing never sees it half
         loop = self._loop
@@ -133,6 +124,7 @@ class EventBus:
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
+        """Stop hearing events (what is queued is discarded; the counters stay in the totals)."""
         if sub in self.subscriptions:
             self.subscriptions = [s for s in self.subscriptions if s is not sub]
             self._dropped_gone += sub.dropped

@@ -178,6 +178,7 @@ class TowerService:
     def _admit(self, payload: str, payload_auth: str) -> tuple[TokenClaims, int, str | None]:
         """Verify and claim the token's use; also say which new gateway hold it needs, if any."""
         refusal: TokenRefused
+        claims: TokenClaims | None = None  # known once the signature checks out
         with self.db.write() as conn:
             generations = {r.locker_id: r.generation for r in conn.execute(
                 select(tower_lockers.c.locker_id, tower_lockers.c.generation))}
@@ -213,7 +214,7 @@ class TowerService:
                             and claims.kind is TokenKind.DROPOFF and row.hold_id is None
                             else None)
                 return claims, row.gateway_locker_id, new_hold
-        self._refused(refusal)
+        self._refused(refusal, claims)
         raise refusal
 
     def _refused(self, refusal: TokenRefused, claims: TokenClaims | None = None) -> None:

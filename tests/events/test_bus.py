@@ -195,3 +195,32 @@ def test_publish_before_start_is_counted_not_raised() -> None:
     bus.subscribe(lambda e: None)
     bus.publish(closed(1))
     assert bus.unrouted == 1 and bus.published == 0
+
+
+def test_unsubscribing_stops_delivery_and_keeps_the_counts() -> None:
+    async def scenario() -> None:
+        bus = EventBus(maxsize=1)
+        gate, entered = asyncio.Event(), asyncio.Event()
+        heard: list[int] = []
+
+        async def stuck(_event: ev.Event) -> None:
+            entered.set()
+            await gate.wait()
+
+        sub = bus.subscribe(stuck)
+        bus.subscribe(lambda e: heard.append(e.channel), maxsize=10)
+        await bus.start()
+        bus.publish(closed(0))
+        await entered.wait()  # the stuck subscriber holds event 0
+        bus.publish(closed(1))
+        bus.publish(closed(2))  # pushes event 1 out of its one place
+        await until(lambda: len(heard) == 3)
+        assert bus.dropped == 1
+        bus.unsubscribe(sub)
+        bus.publish(closed(3))
+        await until(lambda: len(heard) == 4)
+        assert sub.task is not None and (sub.task.cancelling() or sub.task.done())
+        assert sub not in bus.subscriptions and bus.dropped == 1  # the count outlives it
+        await bus.stop()
+
+    asyncio.run(scenario())
