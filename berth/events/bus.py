@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -90,6 +91,7 @@ class EventBus:
         self._dropped_gone = 0  # counters of cancelled subscriptions, kept for the totals
         self._failures_gone = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()  # for the copy-on-write list of subscriptions
 
     # --- counters (metrics will read these) ------------------------------------------------
 
@@ -109,12 +111,13 @@ class EventBus:
                   maxsize: int | None = None) -> Subscription:
         """Hear every event that is an instance of one of ``types`` (none given: every event).
 
-        Safe from any thread; on a running bus the subscriber hears what is published after
-        its task starts (at once on the loop, on the loop's next turn from another thread).
+        Safe from any thread: the subscriber hears every event routed after this call (its task
+        starts at once on the loop, on the loop's next turn from another thread).
         """
         sub = Subscription(handler, types or (Event,), maxsize or self.maxsize,
                            name or getattr(handler, "__qualname__", repr(handler)))
-        self.subscriptions = [*self.subscriptions, sub]  # a new list: routing never sees it half
+        with self._lock:  # a new list: routing never sees it half-changed
+            self.subscriptions = [*self.subscriptions, sub]
         loop = self._loop
         if loop is not None:
             if _on(loop):
@@ -125,10 +128,11 @@ class EventBus:
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Stop hearing events (what is queued is discarded; the counters stay in the totals)."""
-        if sub in self.subscriptions:
-            self.subscriptions = [s for s in self.subscriptions if s is not sub]
-            self._dropped_gone += sub.dropped
-            self._failures_gone += sub.failures
+        with self._lock:
+            if sub in self.subscriptions:
+                self.subscriptions = [s for s in self.subscriptions if s is not sub]
+                self._dropped_gone += sub.dropped
+                self._failures_gone += sub.failures
         task, loop = sub.task, self._loop
         if task is not None:
             if loop is None or _on(loop):
