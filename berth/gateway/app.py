@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from berth import __version__
 from berth.docs_assets import DOCS_ASSETS, offline_docs_app
+from berth.events import EventBus
 from berth.gateway.auth import ApiKeyAuth, presented_key
 from berth.gateway.config import GatewayConfig
 from berth.gateway.errors import error_response, install_error_handlers, too_many
@@ -85,7 +86,8 @@ class ApiKeyMiddleware:
 
 
 def create_app(config: GatewayConfig) -> FastAPI:
-    service = GatewayService(config)
+    bus = EventBus()  # one per app: the service runs it, the tower and tests subscribe
+    service = GatewayService(config, bus)
     auth = ApiKeyAuth(config.api_key)
 
     tower = (GatewayTower(service, config.tower, config.tower_sync_interval)
@@ -109,6 +111,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
         "assignment, lockers and lock controllers. Send the API key as `X-API-Key`.",
     )
     app.state.service = service
+    app.state.bus = bus
     app.state.auth = auth
     app.state.limiter = FailureLimiter(
         {"key": config.key_failures_per_address, "admin": config.admin_login_failures_per_address,

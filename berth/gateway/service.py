@@ -10,7 +10,6 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,11 @@ import ifaddr
 from starlette.concurrency import run_in_threadpool
 
 from berth import __version__
+from berth import events as ev
 from berth.domain.matching import Item, MatchError, MatchRequest, plan_search
 from berth.gateway import schemas as s
 from berth.gateway import tables as t
+from berth.gateway.audit import AuditLog, controller_message
 from berth.gateway.batcher import GroupCommitter
 from berth.gateway.config import GatewayConfig
 from berth.gateway.errors import ApiError
@@ -45,7 +46,10 @@ RETRY_AFTER_SECONDS = "1"
 
 
 class GatewayService:
-    def __init__(self, config: GatewayConfig) -> None:
+    """``bus`` carries what happens here to whoever listens (audit log, tower, tests); the
+    service starts and stops it, after its producers stop and before the database closes."""
+
+    def __init__(self, config: GatewayConfig, bus: ev.EventBus | None = None) -> None:
         self.config = config
         self.site = config.site
         self.clock = config.clock
@@ -57,16 +61,17 @@ class GatewayService:
                                    interval=config.door_poll_interval)
         self.committer: GroupCommitter[CreateCommand, CreateOutcome] = GroupCommitter(
             self.store.create_batch, config.max_batch)
-        self.door_listeners: list[Callable[[DoorEvent, int | None], None]] = []
+        self.bus = bus or ev.EventBus()
+        self.audit = AuditLog(self.store, self.bus)
         self._counts_cache: tuple[dict[int, int], dict[int, int]] | None = None
         self._created_cache: dict[tuple[str, int], Any] = {}
-        self._by_channel = {(lk.controller_id, lk.channel): lk.id for lk in self.site.lockers}
         self._started_mono = time.monotonic()
         self.started_at = self.clock()
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.bus.start()
         await run_in_threadpool(migrate.upgrade, self.db, MIGRATIONS)
         await run_in_threadpool(self.store.sync_site)
         for controller in self.controllers.values():
@@ -79,6 +84,7 @@ class GatewayService:
         await self.committer.aclose()
         for controller in self.controllers.values():
             await controller.aclose()
+        await self.bus.stop()  # subscribers finish what they heard while the database is open
         self.db.dispose()
 
     @property
@@ -155,8 +161,12 @@ class GatewayService:
         """Assign a locker through the group committer; errors carry the existing record."""
         outcome = await self.committer.submit(self.plan(body))
         if outcome.kind == "created":
-            assert outcome.record is not None
-            return outcome.record
+            record = outcome.record
+            assert record is not None
+            self.bus.publish(ev.TransactionCreated(
+                transaction_id=record.transaction_id, locker_id=record.locker_id,
+                occurred_at=record.created_at))
+            return record
         if outcome.kind == "duplicate":
             assert outcome.record is not None
             raise DuplicateTransaction(outcome.record)
@@ -176,9 +186,19 @@ class GatewayService:
         return record
 
     def release_transaction(self, transaction_id: str) -> TransactionRecord:
-        record = self.store.release_transaction(transaction_id)
+        record = self.release(transaction_id)
         if record is None:
             raise _tx_not_found(transaction_id)
+        return record
+
+    def release(self, transaction_id: str) -> TransactionRecord | None:
+        """Free the transaction's locker (None: no such transaction); says so on the bus."""
+        record, released = self.store.release_transaction(transaction_id)
+        if released:
+            assert record is not None and record.released_at is not None
+            self.bus.publish(ev.TransactionReleased(
+                transaction_id=transaction_id, locker_id=record.locker_id,
+                occurred_at=record.released_at))
         return record
 
     async def open_by_transaction(self, transaction_id: str) -> s.LockerOperationResponse:
@@ -254,7 +274,15 @@ class GatewayService:
                                      body.reason)
         if row is None:
             raise _locker_not_found(locker_id)
+        self._flags_changed(row)
         return self.locker_view(row)
+
+    def _flags_changed(self, row: Any) -> None:
+        code = (row.service_reason_code if row.out_of_service
+                else row.fault_code if not row.operational else None)
+        self.bus.publish(ev.LockerFlagsChanged(
+            locker_id=row.id, out_of_service=row.out_of_service, operational=row.operational,
+            reason_code=code, occurred_at=self.clock()))
 
     async def open_locker(self, locker_id: int, *, transaction_id: str | None = None,
                           source: str = "maintenance") -> s.LockerOperationResponse:
@@ -277,11 +305,21 @@ class GatewayService:
                                 door_open=door_open, message=message, reason_code=code,
                                 transaction_id=transaction_id, source=source)
         if success:
-            await run_in_threadpool(self.store.clear_fault, locker_id, "DOOR_DID_NOT_OPEN")
+            if await run_in_threadpool(self.store.clear_fault, locker_id, "DOOR_DID_NOT_OPEN"):
+                await self._publish_flags(locker_id)
         elif code == "DOOR_DID_NOT_OPEN":
             await run_in_threadpool(self.store.set_fault, locker_id, code, message)
+            self.bus.publish(ev.DoorJammed(controller_id=lk.controller_id, channel=lk.channel,
+                                           locker_id=locker_id, transaction_id=transaction_id,
+                                           reason=message, occurred_at=self.clock()))
+            await self._publish_flags(locker_id)
         return s.LockerOperationResponse(success=success, locker_id=locker_id,
                                          door_open=door_open, message=message, reason_code=code)
+
+    async def _publish_flags(self, locker_id: int) -> None:
+        row = await run_in_threadpool(self.store.get_locker, locker_id)
+        if row is not None:
+            self._flags_changed(row)
 
     async def open_all(self) -> s.OpenAllLockersResponse:
         """Open every locker, unlocks staggered by ``open_all_gap`` to spare the power supply."""
@@ -356,42 +394,45 @@ class GatewayService:
         await asyncio.to_thread(self.record_door_event, event)
 
     def record_door_event(self, event: DoorEvent) -> None:
-        """Turn a watcher event into flags and a log entry."""
-        kind, cid = event.kind, event.controller_id
+        """Record what a watcher event says about doors and controllers, then publish it.
+
+        The flags are written first (assignment reads them); the audit log, the tower and any
+        other listener hear the typed event on the bus.
+        """
+        kind, cid, now = event.kind, event.controller_id, self.clock()
         if kind in (DoorEventKind.DOORS_UNKNOWN, DoorEventKind.DOORS_KNOWN):
-            known = kind is DoorEventKind.DOORS_KNOWN
-            self.store.set_doors(cid, {ch: state is DoorState.OPEN if state is not
-                                       DoorState.UNKNOWN else None for ch, state in event.doors}
-                                 if known else None, event.detail)
-            self._tell_listeners(event, None)
+            doors = None
+            if kind is DoorEventKind.DOORS_KNOWN:
+                doors = {ch: None if state is DoorState.UNKNOWN else state is DoorState.OPEN
+                         for ch, state in event.doors}
+            self.store.set_doors(cid, doors)
+            self.bus.publish(
+                ev.ControllerDoorsUnknown(controller_id=cid, detail=event.detail, occurred_at=now)
+                if doors is None else
+                ev.ControllerDoorsKnown(controller_id=cid, detail=event.detail,
+                                        doors=tuple(doors.items()), occurred_at=now))
             return
         if kind in (DoorEventKind.CONTROLLER_OFFLINE, DoorEventKind.CONTROLLER_ONLINE):
             online = kind is DoorEventKind.CONTROLLER_ONLINE
-            state = "online" if online else "offline, door states unknown"
-            self.store.set_controller_online(
-                cid, online, f"Controller {cid} {state}: {event.detail}".rstrip(": "))
-            self._tell_listeners(event, None)
+            reach = (ev.ControllerOnline if online else ev.ControllerOffline)(
+                controller_id=cid, detail=event.detail, occurred_at=now)
+            self.store.set_controller_online(cid, online, controller_message(reach))
+            self.bus.publish(reach)
             return
         assert event.channel is not None
-        locker_id = self._by_channel.get((cid, event.channel))
-        name = f"locker {locker_id}" if locker_id else f"{cid} channel {event.channel}"
-        door_open, level, text = {
-            DoorEventKind.DOOR_OPENED: (True, "info", f"Door of {name} opened"),
-            DoorEventKind.DOOR_CLOSED: (False, "info", f"Door of {name} closed"),
-            DoorEventKind.DOOR_FORCED_OPEN: (True, "error",
-                                             f"Door of {name} opened without an unlock"),
-            DoorEventKind.DOOR_STATE_UNKNOWN: (None, "warning", f"Door of {name}: state unknown"),
-        }[kind]
-        self.store.set_door(cid, event.channel, door_open, level, str(kind), text)
-        self._tell_listeners(event, locker_id)
+        door_type, door_open = _DOOR_EVENTS[kind]
+        locker_id, holder = self.store.set_door(cid, event.channel, door_open)
+        self.bus.publish(door_type(controller_id=cid, channel=event.channel, locker_id=locker_id,
+                                   transaction_id=holder, occurred_at=now))
 
-    def _tell_listeners(self, event: DoorEvent, locker_id: int | None) -> None:
-        """Other parts (e.g. a provisioned tower) react to doors; their failure is not ours."""
-        for listener in self.door_listeners:
-            try:
-                listener(event, locker_id)
-            except Exception:
-                log.exception("door listener %r failed on %s", listener, event)
+
+#: Watcher kind -> (bus event, what ``doorOpen`` becomes).
+_DOOR_EVENTS: dict[DoorEventKind, tuple[type[ev.DoorEvent], bool | None]] = {
+    DoorEventKind.DOOR_OPENED: (ev.DoorOpened, True),
+    DoorEventKind.DOOR_CLOSED: (ev.DoorClosed, False),
+    DoorEventKind.DOOR_FORCED_OPEN: (ev.DoorForced, True),
+    DoorEventKind.DOOR_STATE_UNKNOWN: (ev.DoorStateUnknown, None),
+}
 
 
 class DuplicateTransaction(Exception):

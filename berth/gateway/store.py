@@ -117,10 +117,11 @@ class GatewayStore:
 
     def log_in(self, conn: Connection, level: str, event: str, message: str, *,
                locker_id: int | None = None, transaction_id: str | None = None,
-               details: dict | None = None) -> None:
+               details: dict | None = None, timestamp: datetime | None = None) -> None:
         """Record a state change inside the caller's transaction, so both commit together."""
         conn.execute(_INSERT_LOG, {
-            "timestamp": self.clock(), "level": level, "event": event, "message": message,
+            "timestamp": timestamp or self.clock(), "level": level, "event": event,
+            "message": message,
             "locker_id": locker_id, "transaction_id": transaction_id,
             "details": json.dumps(details, default=str) if details else None})
 
@@ -294,14 +295,18 @@ class GatewayStore:
                         locker_id=locker_id, transaction_id=transaction_id)
         return True
 
-    def release_transaction(self, transaction_id: str) -> TransactionRecord | None:
-        """Release and free the locker; a released transaction stays (ids are never reused)."""
+    def release_transaction(self, transaction_id: str
+                            ) -> tuple[TransactionRecord | None, bool]:
+        """Release and free the locker; a released transaction stays (ids are never reused).
+
+        The flag says whether this call released it (False: unknown or released before).
+        """
         tx = t.transactions
         now = self.clock()
         with self.db.write() as conn:
             row = conn.execute(_SELECT_TX, {"tid": transaction_id}).first()
             if row is None or row.released_at is not None:
-                return TransactionRecord.from_row(row) if row else None
+                return (TransactionRecord.from_row(row) if row else None), False
             conn.execute(update(tx).where(tx.c.transaction_id == transaction_id)
                          .values(released_at=now))
             conn.execute(update(t.lockers).where(t.lockers.c.id == row.locker_id)
@@ -309,7 +314,8 @@ class GatewayStore:
             self.log_in(conn, "info", "TRANSACTION_RELEASED",
                         f"Transaction {transaction_id} released; locker {row.locker_id} is free",
                         locker_id=row.locker_id, transaction_id=transaction_id)
-        return TransactionRecord(row.transaction_id, row.locker_id, as_utc(row.created_at), now)
+        return TransactionRecord(row.transaction_id, row.locker_id, as_utc(row.created_at),
+                                 now), True
 
     # --- lockers ----------------------------------------------------------------------------
 
@@ -377,7 +383,8 @@ class GatewayStore:
             self.log_in(conn, "error", "LOCKER_FAULT", f"Locker {locker_id}: {reason}",
                         locker_id=locker_id, details={"reasonCode": code})
 
-    def clear_fault(self, locker_id: int, code: str) -> None:
+    def clear_fault(self, locker_id: int, code: str) -> bool:
+        """Clear the fault ``code``; True when the locker had it (it is assignable again)."""
         lk = t.lockers
         with self.db.write() as conn:
             done = conn.execute(update(lk).where(lk.c.id == locker_id, lk.c.fault_code == code)
@@ -387,6 +394,7 @@ class GatewayStore:
                 self.log_in(conn, "info", "LOCKER_OPERATIONAL",
                             f"Locker {locker_id} works again (cleared {code})",
                             locker_id=locker_id)
+        return bool(done)
 
     def record_open(self, locker_id: int, *, success: bool, door_open: bool | None, message: str,
                     reason_code: str | None, transaction_id: str | None, source: str) -> None:
@@ -403,9 +411,12 @@ class GatewayStore:
                         details={"source": source, "reasonCode": reason_code,
                                  "doorOpen": door_open})
 
-    def set_door(self, controller_id: str, channel: int, door_open: bool | None,
-                 level: str, event: str, message: str) -> int | None:
-        """Record a door sensor change of one channel; returns the locker id, if any."""
+    def set_door(self, controller_id: str, channel: int, door_open: bool | None
+                 ) -> tuple[int | None, str | None]:
+        """Record a door sensor change of one channel (the audit log hears it on the event bus).
+
+        Returns the locker id, if any, and the open transaction holding that locker, if any.
+        """
         lk = t.lockers
         with self.db.write() as conn:
             locker_id = conn.execute(
@@ -417,13 +428,9 @@ class GatewayStore:
                 open_tx = conn.execute(select(t.transactions.c.transaction_id).where(
                     t.transactions.c.locker_id == locker_id,
                     t.transactions.c.released_at.is_(None))).scalar()
-            self.log_in(conn, level, event, message, locker_id=locker_id,
-                        transaction_id=open_tx,
-                        details={"controllerId": controller_id, "channel": channel})
-        return locker_id
+        return locker_id, open_tx
 
-    def set_doors(self, controller_id: str, doors: dict[int, bool | None] | None,
-                  message: str) -> None:
+    def set_doors(self, controller_id: str, doors: dict[int, bool | None] | None) -> None:
         """Every door of a controller at once: unknown (``None``) or each channel's reading."""
         lk, now = t.lockers, self.clock()
         with self.db.write() as conn:
@@ -434,13 +441,10 @@ class GatewayStore:
                 conn.execute(update(lk).where(lk.c.controller_id == controller_id,
                                               lk.c.channel == channel)
                              .values(door_open=door_open, updated_at=now))
-            self.log_in(conn, "warning" if doors is None else "info",
-                        "DOORS_UNKNOWN" if doors is None else "DOORS_KNOWN",
-                        f"Controller {controller_id}: {message}",
-                        details={"controllerId": controller_id})
 
     def set_controller_online(self, controller_id: str, online: bool, message: str) -> None:
-        """Controller reachability drives ``operational`` of all its lockers."""
+        """Controller reachability drives ``operational`` of all its lockers (the audit log
+        hears it on the event bus)."""
         lk, now = t.lockers, self.clock()
         with self.db.write() as conn:
             conn.execute(update(t.controllers).where(t.controllers.c.id == controller_id)
@@ -457,9 +461,6 @@ class GatewayStore:
                                               lk.c.fault_code.is_(None))
                              .values(operational=False, fault_code="CONTROLLER_OFFLINE",
                                      fault_reason=message, updated_at=now))
-            self.log_in(conn, "info" if online else "error",
-                        "CONTROLLER_ONLINE" if online else "CONTROLLER_OFFLINE", message,
-                        details={"controllerId": controller_id})
 
     # --- controllers, devices ---------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,12 +10,12 @@ from contextlib import asynccontextmanager
 from sqlalchemy import insert, select
 from starlette.concurrency import run_in_threadpool
 
+from berth import events as ev
 from berth.background import background
-from berth.hardware.watcher import DoorEvent, DoorEventKind
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient
 from berth.storage import Database, migrate
 from berth.tower.identity import TowerIdentity
-from berth.tower.ports import HostGateway, LockerStore
+from berth.tower.ports import HostGateway
 from berth.tower.service import MIGRATIONS, VERSION_TABLE, OpenedDoor, TowerService
 from berth.tower.sync import CloudSync
 from berth.tower.tables import tower_lockers, tower_state
@@ -63,14 +64,14 @@ def _mismatch(db: Database, served: str, wanted: str) -> str:
 class _GatewayHolder:
     """Cloud parcels hold their lockers as gateway transactions, so local assignment skips them."""
 
-    def __init__(self, store: LockerStore) -> None:
-        self.store = store
+    def __init__(self, gateway: HostGateway) -> None:
+        self.gateway = gateway
 
     def hold(self, gateway_locker_id: int, hold_id: str) -> bool:
-        return self.store.hold_locker(gateway_locker_id, hold_id, "a cloud parcel")
+        return self.gateway.store.hold_locker(gateway_locker_id, hold_id, "a cloud parcel")
 
     def release(self, hold_id: str) -> None:
-        self.store.release_transaction(hold_id)
+        self.gateway.release(hold_id)
 
 
 class GatewayTower:
@@ -84,18 +85,20 @@ class GatewayTower:
             return await gateway.open_locker(gateway_locker_id, source="tower")
 
         self.service = TowerService(gateway.db, identity, opener, gateway.clock,
-                                    holder=_GatewayHolder(gateway.store))
+                                    holder=_GatewayHolder(gateway),
+                                    publish=gateway.bus.publish)
         self.sync_interval = sync_interval
         self.sync: CloudSync | None = None
-        gateway.door_listeners.append(self.on_door)
+        self.doors = gateway.bus.subscribe(self.on_door, ev.DoorClosed, ev.DoorForced,
+                                           name="tower")
 
-    def on_door(self, event: DoorEvent, locker_id: int | None) -> None:
-        if locker_id is None:
+    async def on_door(self, event: ev.DoorClosed | ev.DoorForced) -> None:
+        """A closed door may spend a token; a forced one is logged (both signed, for the cloud)."""
+        if event.locker_id is None:
             return
-        if event.kind is DoorEventKind.DOOR_CLOSED:
-            self.service.door_closed(locker_id)
-        elif event.kind is DoorEventKind.DOOR_FORCED_OPEN:
-            self.service.door_forced(locker_id)
+        react = (self.service.door_closed if isinstance(event, ev.DoorClosed)
+                 else self.service.door_forced)
+        await asyncio.to_thread(react, event.locker_id)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -107,7 +110,8 @@ class GatewayTower:
             return
         async with AsyncCloudClient(link.url, link.client_id, link.client_secret,
                                     scope=TOWER_ACCESS, clock=self.gateway.clock) as client:
-            self.sync = CloudSync(self.service, client, interval=self.sync_interval)
+            self.sync = CloudSync(self.service, client, interval=self.sync_interval,
+                                  publish=self.gateway.bus.publish)
             log.info("tower %s syncs with %s", self.service.identity.tower_id, link.url)
             async with background(self.sync.run(), "berth-tower-sync"):
                 yield

@@ -6,24 +6,18 @@ The tower sits below the gateway: the gateway's app factory hands its ``GatewayS
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from berth.clock import Clock
-from berth.hardware.watcher import DoorEvent
+from berth.events import EventBus
 from berth.storage import Database
 from berth.tower.service import OpenedDoor
 
-#: Called with each door event and the gateway locker it belongs to (None: no locker there).
-DoorListener = Callable[[DoorEvent, int | None], None]
-
 
 class LockerStore(Protocol):
-    """The gateway storage calls that hold a locker for a cloud parcel and give it back."""
+    """The gateway storage call that holds a locker for a cloud parcel."""
 
     def hold_locker(self, locker_id: int, transaction_id: str, holder: str) -> bool: ...
-
-    def release_transaction(self, transaction_id: str) -> Any: ...
 
 
 class HostGateway(Protocol):
@@ -39,6 +33,12 @@ class HostGateway(Protocol):
     def store(self) -> LockerStore: ...
 
     @property
-    def door_listeners(self) -> list[DoorListener]: ...
+    def bus(self) -> EventBus:
+        """Door events arrive here; the tower publishes its own (token used, refused, synced)."""
+        ...
+
+    def release(self, transaction_id: str) -> Any:
+        """Give a held locker back to local assignment (and publish that it was released)."""
+        ...
 
     async def open_locker(self, locker_id: int, *, source: str = ...) -> OpenedDoor: ...

@@ -22,6 +22,7 @@ import anyio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, delete, insert, select, update
 
+from berth import events as ev
 from berth.clock import Clock, utcnow
 from berth.domain.tokens import (
     AUTH_KEY_INVALID,
@@ -111,8 +112,11 @@ class CommandResult:
 
 class TowerService:
     def __init__(self, db: Database, identity: TowerIdentity, opener: Opener,
-                 clock: Clock = utcnow, holder: Holder | None = None) -> None:
+                 clock: Clock = utcnow, holder: Holder | None = None,
+                 publish: Callable[[ev.Event], None] | None = None) -> None:
         self.db = db
+        # tells the process what was committed (an event bus's publish: safe from any thread)
+        self.publish = publish or (lambda _event: None)
         self.identity = identity
         self.opener = opener
         self.clock = clock
@@ -174,6 +178,7 @@ class TowerService:
     def _admit(self, payload: str, payload_auth: str) -> tuple[TokenClaims, int, str | None]:
         """Verify and claim the token's use; also say which new gateway hold it needs, if any."""
         refusal: TokenRefused
+        claims: TokenClaims | None = None  # known once the signature checks out
         with self.db.write() as conn:
             generations = {r.locker_id: r.generation for r in conn.execute(
                 select(tower_lockers.c.locker_id, tower_lockers.c.generation))}
@@ -209,7 +214,14 @@ class TowerService:
                             and claims.kind is TokenKind.DROPOFF and row.hold_id is None
                             else None)
                 return claims, row.gateway_locker_id, new_hold
+        self._refused(refusal, claims)
         raise refusal
+
+    def _refused(self, refusal: TokenRefused, claims: TokenClaims | None = None) -> None:
+        self.publish(ev.TokenRefused(code=refusal.code,
+                                     token_id=claims.token_id if claims else None,
+                                     locker_id=claims.locker_id if claims else None,
+                                     occurred_at=self.clock()))
 
     def _check_use(self, conn: Connection, claims: TokenClaims, row: Any) -> None:
         """Refuse a good signature that must not open: spent, stale, wrong kind for the locker."""
@@ -268,7 +280,9 @@ class TowerService:
             self._give_back(conn, claims)
             self._append(conn, "open_refused", claims.locker_id, token_id=claims.token_id,
                          code=LOCKER_BUSY, reason="a local transaction holds this locker")
-        raise TokenRefused(LOCKER_BUSY, "a local transaction holds this locker")
+        refusal = TokenRefused(LOCKER_BUSY, "a local transaction holds this locker")
+        self._refused(refusal, claims)
+        raise refusal
 
     @staticmethod
     def _give_back(conn: Connection, claims: TokenClaims) -> None:
@@ -335,6 +349,8 @@ class TowerService:
                          .values(**values))
             self._append(conn, f"{kind.label}_token_used", row.locker_id,
                          token_id=row.pending_token_id)
+        self.publish(ev.TokenUsed(token_id=row.pending_token_id, locker_id=row.locker_id,
+                                  kind=kind.label, occurred_at=self.clock()))
         if emptied:
             self._release_hold(row.hold_id)
 

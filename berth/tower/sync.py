@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import anyio
 import httpx
 
+from berth import events as ev
 from berth.sdk.cloud import AsyncCloudClient
 from berth.sdk.errors import BerthApiError
 from berth.tower.service import TowerService
@@ -32,13 +33,15 @@ class SyncReport:
 class CloudSync:
     def __init__(self, tower: TowerService, cloud: AsyncCloudClient, *, interval: float = 2.0,
                  batch: int = 100, max_backoff: float = 60.0,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 publish: Callable[[ev.Event], None] | None = None) -> None:
         self.tower = tower
         self.cloud = cloud
         self.interval = interval
         self.batch = batch
         self.max_backoff = max_backoff
         self._sleep = sleep
+        self.publish = publish or (lambda _event: None)
         self.online = False
 
     async def push(self) -> int:
@@ -72,6 +75,8 @@ class CloudSync:
         applied = await self.pull()
         if applied:
             pushed += await self.push()
+        self.publish(ev.TowerSynced(tower_id=self.tower.identity.tower_id, pushed=pushed,
+                                    applied=applied, occurred_at=self.tower.clock()))
         return SyncReport(pushed, applied)
 
     async def run(self) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
+from berth import events as ev
 from berth.gateway.site import load_site
 from berth.hardware.simulated import SimulatedController
 from berth.hardware.watcher import DoorEvent, DoorEventKind, DoorWatcher
@@ -178,7 +179,7 @@ def test_runs_in_background_with_async_callback() -> None:
     assert [e.kind for e in asyncio.run(scenario())] == [K.DOOR_OPENED, K.DOOR_CLOSED]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = BOUND) -> None:
+def wait_for(predicate: Callable[[], object], timeout: float = BOUND) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -197,13 +198,14 @@ def test_gateway_records_door_events_and_controller_health(
     def events(**params: object) -> list[str]:
         return [e["event"] for e in client.get("/system/logs", params=params).json()]
 
-    heard: list[tuple[DoorEventKind, int | None]] = []
-    client.app.state.service.door_listeners.append(lambda e, lid: heard.append((e.kind, lid)))
-    client.app.state.service.door_listeners.append(lambda e, lid: 1 / 0)  # must not disturb
+    heard: list[tuple[type, int | None]] = []
+    bus = client.app.state.bus
+    bus.subscribe(lambda e: heard.append((type(e), e.locker_id)), ev.DoorEvent)
+    bus.subscribe(lambda e: 1 / 0, ev.DoorEvent)  # must not disturb
 
     controllers["bank-a"].force_open(3)
     wait_for(lambda: "DOOR_FORCED_OPEN" in events(lockerId=3))
-    assert (K.DOOR_FORCED_OPEN, 3) in heard
+    wait_for(lambda: (ev.DoorForced, 3) in heard)
     assert client.get("/lockers/3").json()["doorOpen"] is True
     controllers["bank-a"].close_door(3)
     wait_for(lambda: client.get("/lockers/3").json()["doorOpen"] is False)
