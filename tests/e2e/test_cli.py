@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from berth.stack import STACK_FILE, StackInfo, running
-from tests.support.waiting import BOUND, SERVER_START
+from tests.support.waiting import BOUND, SERVER_START, wait_until
 
 BERTH = str(Path(sys.executable).parent / "berth")
 DEMO_BOUND = SERVER_START + 2 * BOUND  # a stack of its own, then a whole delivery
@@ -74,13 +74,6 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
 def _up(tmp_path: Path, free_port: Callable[[], int]) -> subprocess.Popen[str]:
     """`berth up` in a session of its own, as in a terminal of its own."""
     env = dict(os.environ, BERTH_DATA_DIR=str(tmp_path))
@@ -91,7 +84,7 @@ def _up(tmp_path: Path, free_port: Callable[[], int]) -> subprocess.Popen[str]:
 
 def _wait_up(up: subprocess.Popen[str], tmp_path: Path) -> None:
     stack = tmp_path / STACK_FILE
-    _wait_for(lambda: up.poll() is not None
+    wait_until(lambda: up.poll() is not None
               or (stack.exists() and running(StackInfo.load(stack))), "berth up never came up")
     assert up.poll() is None
 
@@ -124,7 +117,7 @@ def test_ctrl_c_stops_up_and_its_services_with_exit_0(
     finally:
         up.kill()
     assert up.returncode == 0, output
-    _wait_for(lambda: not any(map(_alive, services)), "a service outlived berth up")
+    wait_until(lambda: not any(map(_alive, services)), "a service outlived berth up")
 
 
 def test_services_die_with_a_killed_up(tmp_path: Path, free_port: Callable[[], int]) -> None:
@@ -137,7 +130,7 @@ def test_services_die_with_a_killed_up(tmp_path: Path, free_port: Callable[[], i
     finally:
         up.kill()
         up.communicate(timeout=60)
-    _wait_for(lambda: not any(map(_alive, services)), "a service outlived a killed berth up")
+    wait_until(lambda: not any(map(_alive, services)), "a service outlived a killed berth up")
 
 
 def test_sigterm_stops_demo_its_services_and_its_temp_dir(tmp_path: Path) -> None:
@@ -147,7 +140,7 @@ def test_sigterm_stops_demo_its_services_and_its_temp_dir(tmp_path: Path) -> Non
     demo = subprocess.Popen([BERTH, "demo"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_for(lambda: len(_children(demo.pid)) == 2 or demo.poll() is not None,
+        wait_until(lambda: len(_children(demo.pid)) == 2 or demo.poll() is not None,
                   "berth demo never started its services")
         services = _children(demo.pid)
         assert len(services) == 2 and list(scratch.glob("berth-demo-*"))
@@ -156,7 +149,7 @@ def test_sigterm_stops_demo_its_services_and_its_temp_dir(tmp_path: Path) -> Non
     finally:
         demo.kill()
     assert "Stopped by SIGTERM" in output, output
-    _wait_for(lambda: not any(map(_alive, services)), "a service outlived berth demo")
+    wait_until(lambda: not any(map(_alive, services)), "a service outlived berth demo")
     assert not list(scratch.glob("berth-demo-*"))
 
 

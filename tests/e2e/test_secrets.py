@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from berth.gateway.auth import KEY_FILE
+from tests.support.waiting import SERVER_START
 
 BERTH = str(Path(sys.executable).parent / "berth")
 
@@ -25,7 +26,7 @@ def _start_and_stop(data_dir: Path, port: int) -> str:
         proc = subprocess.Popen([BERTH, "gateway", "serve", "--port", str(port), "--no-mdns"],
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + SERVER_START
         while True:
             assert proc.poll() is None, log.read_text()
             try:

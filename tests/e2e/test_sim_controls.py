@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,16 +12,10 @@ import httpx
 import pytest
 
 from berth.hardware.sim_control import socket_path
+from tests.support.waiting import SERVER_START, wait_until
 
 BERTH = str(Path(sys.executable).parent / "berth")
 KEY = "sim-control-test-key"
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -46,7 +39,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory,
                 except httpx.HTTPError:
                     return False
 
-            _wait_for(healthy, f"gateway not ready: {log.read_text()}")
+            wait_until(healthy, f"gateway not ready; its log: {log}", SERVER_START)
             yield http, env
     finally:
         proc.terminate()
@@ -72,10 +65,10 @@ def test_the_cli_closes_a_door_that_stays_open(
     opened = http.post("/lockers/5/open").json()
     assert opened["success"] and opened["doorOpen"], opened
     assert "open" in _sim(env, "status", "--board", board, "--lock", lock)
-    _wait_for(lambda: http.get("/lockers/5").json()["doorOpen"] is True, "never seen open")
+    wait_until(lambda: http.get("/lockers/5").json()["doorOpen"] is True, "never seen open")
 
     _sim(env, "close", "--board", board, "--lock", lock)
-    _wait_for(lambda: http.get("/lockers/5").json()["doorOpen"] is False,
+    wait_until(lambda: http.get("/lockers/5").json()["doorOpen"] is False,
               "the gateway never saw the door closed")
 
 

@@ -19,6 +19,7 @@ from berth.cloud.config import CloudConfig
 from berth.gateway.site import DEMO_SITE, load_site
 from berth.tower.identity import TowerIdentity
 from tests.gateway.conftest import API_KEY, ServerProcess
+from tests.support.waiting import SERVER_START
 
 runner = CliRunner()
 
@@ -174,7 +175,7 @@ def test_a_database_that_served_one_tower_refuses_another(  # type: ignore[no-un
     port = free_port()
     server = _serve(tmp_path / "a", gateway_db, port, tmp_path)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + SERVER_START
         while True:
             assert server.poll() is None, server.stdout.read() if server.stdout else ""
             try:
