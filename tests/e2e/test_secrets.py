@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
 from berth.gateway.auth import KEY_FILE
-from tests.support.waiting import SERVER_START
+from tests.support.waiting import wait_healthy
 
 BERTH = str(Path(sys.executable).parent / "berth")
 
@@ -26,15 +23,7 @@ def _start_and_stop(data_dir: Path, port: int) -> str:
         proc = subprocess.Popen([BERTH, "gateway", "serve", "--port", str(port), "--no-mdns"],
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + SERVER_START
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_healthy(proc, f"http://127.0.0.1:{port}", log.read_text)
     finally:
         proc.terminate()
         proc.wait(30)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -19,7 +17,7 @@ from berth.cloud.config import CloudConfig
 from berth.gateway.site import DEMO_SITE, load_site
 from berth.tower.identity import TowerIdentity
 from tests.gateway.conftest import API_KEY, ServerProcess
-from tests.support.waiting import SERVER_START
+from tests.support.waiting import wait_healthy
 
 runner = CliRunner()
 
@@ -175,15 +173,8 @@ def test_a_database_that_served_one_tower_refuses_another(  # type: ignore[no-un
     port = free_port()
     server = _serve(tmp_path / "a", gateway_db, port, tmp_path)
     try:
-        deadline = time.monotonic() + SERVER_START
-        while True:
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "the first tower's gateway never came up"
-            time.sleep(0.1)
+        wait_healthy(server, f"http://127.0.0.1:{port}",
+                     lambda: server.stdout.read() if server.stdout else "")
     finally:
         server.terminate()
         server.wait(30)
