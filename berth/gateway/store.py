@@ -145,7 +145,10 @@ class GatewayStore:
         where = and_(True, *conds)
         with self.db.read() as conn:
             total = conn.execute(select(func.count()).select_from(le).where(where)).scalar_one()
-            rows = conn.execute(select(le).where(where).order_by(le.c.id.desc())
+            # newest first by when it happened: door entries are written a moment after the
+            # fact by the audit subscriber (stamped with the event's time), so ids can lag
+            rows = conn.execute(select(le).where(where)
+                                .order_by(le.c.timestamp.desc(), le.c.id.desc())
                                 .limit(flt.limit).offset(flt.offset)).all()
         return list(rows), total
 

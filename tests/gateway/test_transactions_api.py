@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -219,6 +219,16 @@ def test_every_change_is_logged(client: TestClient) -> None:
         "/system/logs", params={"transactionId": "log-1"}).json()]
     assert events[::-1][:1] == ["TRANSACTION_CREATED"]
     assert "LOCKER_OPENED" in events and events[0] == "TRANSACTION_RELEASED"
+
+
+def test_logs_read_in_the_order_things_happened(client: TestClient) -> None:
+    """The audit subscriber writes a door entry after the fact: its time, not its id, places it."""
+    store = client.app.state.service.store
+    later = datetime.now(UTC) + timedelta(hours=1)
+    store.log("info", "LATER", "written first", timestamp=later)
+    store.log("info", "EARLIER", "written afterwards", timestamp=later - timedelta(seconds=1))
+    events = [e["event"] for e in client.get("/system/logs", params={"limit": 2}).json()]
+    assert events == ["LATER", "EARLIER"]
 
 
 def test_database_refuses_a_second_open_transaction_on_a_locker(any_client: TestClient) -> None:
