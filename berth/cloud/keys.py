@@ -7,7 +7,6 @@ key, which only an operator can fetch (for provisioning that tower).
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,32 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from berth.domain.tokens import SigningKey
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Create ``path`` (mode 0600) whole or not at all; FileExistsError if it is already there.
-
-    Written to a private temporary file first and hard-linked into place, so a process starting
-    at the same moment never reads a half-written key.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.link(tmp, path)
-    finally:
-        tmp.unlink()
-
-
-def load_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
-    """A random secret kept in a 0600 file; safe when several processes start at once."""
-    with contextlib.suppress(FileExistsError):
-        write_private(path, secrets.token_bytes(nbytes))
-    return path.read_bytes()
+from berth.kit.secret_files import load_or_create_secret, write_private
 
 
 class KeyRing:

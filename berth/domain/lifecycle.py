@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
+from berth.domain.errors import Conflict
+
 
 class LockerState(IntEnum):
     AVAILABLE = 1
@@ -88,16 +90,16 @@ EXPIRES_AS: dict[LockerState, Action] = {
 }
 
 
-class TransitionRefused(Exception):
+class TransitionRefused(Conflict):
     """A request the diagram does not allow; ``code`` is stable and machine-readable."""
 
     def __init__(self, state: LockerState, action: Action, *, guard: bool = False) -> None:
         self.state, self.action, self.guard = state, action, guard
         owner = "_FOR_ANOTHER" if guard else ""
-        self.code = f"LOCKER_{state.name}{owner}_CANNOT_{action.name}"
         why = "it is held by another partner" if guard else "the diagram has no such arrow"
         verb = action.value.replace("_", " ")
-        super().__init__(f"Locker is {state.label}: cannot {verb}, {why}.")
+        super().__init__(f"LOCKER_{state.name}{owner}_CANNOT_{action.name}",
+                         f"Locker is {state.label}: cannot {verb}, {why}.")
 
 
 @dataclass(frozen=True)

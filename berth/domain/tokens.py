@@ -27,6 +27,8 @@ import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from berth.domain.errors import Forbidden
+
 PAYLOAD_VERSION = 1
 TOWER_ID_BYTES = 8
 TOKEN_ID_BYTES = 16
@@ -43,12 +45,11 @@ class TokenKind(IntEnum):
         return {1: "dropoff", 2: "pickup", 3: "release"}[self.value]
 
 
-class TokenRefused(Exception):
+class TokenRefused(Forbidden):
     """Why a tower must not open: ``code`` is one of the constants below."""
 
     def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(message)
+        super().__init__(code, message)
 
 
 MSG_MALFORMED = "MSG_MALFORMED"

@@ -1,0 +1,1 @@
+"""The small kit both services stand on: secret files, handing work to threads."""

@@ -1,0 +1,22 @@
+"""The one way Berth hands blocking work (database, serial line, hashing) to a worker thread.
+
+Keyword arguments pass through (``anyio.to_thread.run_sync`` takes positional ones only), and
+the work runs on AnyIO's default thread limiter, the one FastAPI's plain ``def`` routes use, so
+one pool bounds all blocking work of a process.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import anyio.to_thread
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def run_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run ``fn(*args, **kwargs)`` in a worker thread and await its result."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
