@@ -69,3 +69,9 @@ class LockController(ABC):
 
     async def read_door(self, channel: int) -> DoorState:
         return (await self.read_doors()).get(channel, DoorState.UNKNOWN)
+
+    def counters(self) -> dict[str, int]:
+        """What this board's link has counted so far (requests, timeouts, malformed replies,
+        discarded bytes, reconnects...), by stable snake_case name; shown by the gateway's
+        ``GET /system/counters`` and ``berth hw``. Boards without a link count nothing."""
+        return {}
