@@ -22,6 +22,7 @@ from berth.cloud.schemas import LockerCreate
 from berth.cloud.service import CloudService
 from berth.cloud.tables import lockers, tower_partners, towers
 from berth.domain.tokens import TokenClaims, TokenKind, sign_token, verify
+from berth.settings import Settings
 
 LOCKERS_PER_TOWER = 20
 
@@ -65,7 +66,7 @@ def bulk_fleet(service: CloudService, n_towers: int, partner_id: int) -> str:
 
 def lockers_latency(n_towers: int, root: Path) -> tuple[float, float, float]:
     data = root / f"fleet{n_towers}"
-    config = CloudConfig(db_url=f"sqlite:///{data / 'cloud.db'}", data_dir=data, sweep_interval=0)
+    config = CloudConfig.from_settings(Settings(data_dir=data), sweep_interval=0)
     service = build_service(config)
     creds = service.create_partner("bench")
     start = time.perf_counter()
@@ -98,9 +99,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="berth-bench-") as tmp:
         root = Path(tmp)
         service = build_service(
-            CloudConfig(
-                db_url=f"sqlite:///{root / 'tok.db'}", data_dir=root / "tok", sweep_interval=0
-            )
+            CloudConfig.from_settings(Settings(data_dir=root / "tok"),
+                                      db_url=f"sqlite:///{root / 'tok.db'}", sweep_interval=0)
         )
         key = service.keyring.current
         claims = TokenClaims(

@@ -1,76 +1,183 @@
-"""One settings object for the whole platform, read from BERTH_* environment variables."""
+"""One settings object for the whole platform, nested by part, read from BERTH_* variables.
+
+``Settings`` is the only place a default lives: ``GatewayConfig``, ``CloudConfig``, the tower's
+``SyncConfig`` and the open rule are built from it (``from_settings(settings, **overrides)``)
+and never edited afterwards. Each part is a sub-model (``settings.gateway.port``). Every value
+can be set in the nested form ``BERTH_GATEWAY__PORT`` and, for the names deployments already
+use, in the documented flat form ``BERTH_GATEWAY_PORT`` (named next to each field below); when
+both are set, the nested one wins.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from limits import parse
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+
+def setting(default: Any, flat: str | None = None, description: str | None = None,
+            **constraints: Any) -> Any:
+    """A field with its default and, if deployments know one, its flat variable name."""
+    extra = {"flat_env": flat} if flat else None
+    return Field(default, description=description, json_schema_extra=extra, **constraints)
+
+
+def _rate(value: str) -> str:
+    """A rate string of the `limits` package ("10/minute"); ValueError names a bad one."""
+    parse(value)
+    return value
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class GatewaySettings(_Part):
+    """The on-site Gateway API."""
+
+    database_url: str | None = setting(None, "BERTH_DATABASE_URL",
+                                       "Gateway DB; SQLite in data_dir by default.")
+    api_key: str | None = setting(None, "BERTH_GATEWAY_API_KEY",
+                                  "Gateway API key; generated when unset.")
+    host: str = setting("127.0.0.1", "BERTH_GATEWAY_HOST")
+    port: int = setting(8080, "BERTH_GATEWAY_PORT")
+    site_file: Path | None = setting(None, "BERTH_SITE_FILE",
+                                     "Site YAML; built-in demo site when unset.")
+    mdns: bool = setting(True, "BERTH_MDNS")
+    # failures allowed per address and window (README, "Limits on failed attempts")
+    key_failures_per_address: str = setting("20/minute", "BERTH_GATEWAY_KEY_FAILURES_PER_ADDRESS")
+    admin_login_failures_per_address: str = setting(
+        "10/minute", "BERTH_GATEWAY_ADMIN_LOGIN_FAILURES_PER_ADDRESS")
+
+    _rates = field_validator("key_failures_per_address",
+                             "admin_login_failures_per_address")(_rate)
+
+
+class HardwareSettings(_Part):
+    """The open rule and door polling (``berth.hardware.opening.OpenPolicy``)."""
+
+    open_attempt_timeout: float = setting(20.0, "BERTH_OPEN_ATTEMPT_TIMEOUT", gt=0)
+    open_attempts: int = setting(3, "BERTH_OPEN_ATTEMPTS", ge=1)
+    open_retry_gap: float = setting(1.0, "BERTH_OPEN_RETRY_GAP", ge=0)
+    open_all_gap: float = setting(0.25, "BERTH_OPEN_ALL_GAP", ge=0)
+    door_poll_interval: float = setting(0.5, "BERTH_DOOR_POLL_INTERVAL", gt=0)
+
+
+class TowerSettings(_Part):
+    """The gateway as a cloud tower: its cloud sync and its ``/tower/open`` limit."""
+
+    sync_interval: float = setting(2.0, "BERTH_TOWER_SYNC_INTERVAL",
+                                   "Seconds between a tower's cloud syncs.", gt=0)
+    sync_batch: int = setting(100, None, "Events pushed per request.", ge=1)
+    sync_max_backoff: float = setting(60.0, None, "Longest wait between failing syncs.", gt=0)
+    open_refusals_per_address: str = setting("30/minute", "BERTH_TOWER_OPEN_REFUSALS_PER_ADDRESS")
+
+    _rates = field_validator("open_refusals_per_address")(_rate)
+
+
+class CloudSettings(_Part):
+    """The partner-facing Cloud API."""
+
+    database_url: str | None = setting(None, "BERTH_CLOUD_DATABASE_URL",
+                                       "Cloud database; default SQLite.")
+    host: str = setting("127.0.0.1", "BERTH_CLOUD_HOST")
+    port: int = setting(8000, "BERTH_CLOUD_PORT")
+    jwt_secret: str | None = setting(None, "BERTH_CLOUD_JWT_SECRET",
+                                     "HS256 secret for access tokens.")
+    access_token_ttl: int = setting(300, "BERTH_ACCESS_TOKEN_TTL", gt=0)
+    sweep_interval: float = setting(
+        5.0, "BERTH_CLOUD_SWEEP_INTERVAL",
+        "Seconds between the cloud's expiry sweeps (reads check expiry anyway); 0 stops them.")
+    login_failures_per_client: str = setting("10/minute", "BERTH_CLOUD_LOGIN_FAILURES_PER_CLIENT")
+    login_failures_per_address: str = setting("30/minute",
+                                              "BERTH_CLOUD_LOGIN_FAILURES_PER_ADDRESS")
+    hash_concurrency: int | None = setting(
+        None, "BERTH_CLOUD_HASH_CONCURRENCY", "argon2 checks at once; the number of cores when "
+        "unset.", ge=1)
+    hash_queue: int = setting(8, "BERTH_CLOUD_HASH_QUEUE", "Checks that may wait for a free "
+                              "slot.", ge=0)
+    hash_wait: float = setting(10.0, "BERTH_CLOUD_HASH_WAIT", "Seconds a check may wait; then "
+                               "503.", gt=0)
+    outbox_dispatch_interval: float = setting(
+        1.0, "BERTH_CLOUD_OUTBOX_DISPATCH_INTERVAL",
+        "Seconds between idle outbox polls; 0 stops dispatching.", ge=0)
+    outbox_lease: float = setting(
+        30.0, "BERTH_CLOUD_OUTBOX_LEASE",
+        "Seconds a dispatcher's claim holds before another takes it.", gt=0)
+    outbox_jsonl: Path | None = setting(
+        None, "BERTH_CLOUD_OUTBOX_JSONL",
+        "Append each dispatched outbox event to this file as a JSON line.")
+
+    _rates = field_validator("login_failures_per_client", "login_failures_per_address")(_rate)
+
+
+class FlatEnvSource(PydanticBaseSettingsSource):
+    """The documented flat names (``BERTH_GATEWAY_PORT``) of nested fields (``gateway.port``).
+
+    Deployments set these; each field names its own (``setting(..., flat=...)``).
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every part at once
+
+    def __call__(self) -> dict[str, Any]:
+        env = {name.upper(): value for name, value in os.environ.items()}
+        found: dict[str, dict[str, str]] = {}
+        for part, name, flat in flat_names(self.settings_cls):
+            if flat in env:
+                found.setdefault(part, {})[name] = env[flat]
+        return found
+
+
+def flat_names(settings_cls: type[BaseSettings]) -> list[tuple[str, str, str]]:
+    """(part, field, flat variable) for every nested field that has a flat name."""
+    names = []
+    for part, info in settings_cls.model_fields.items():
+        model = info.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        for name, sub in model.model_fields.items():
+            extra = sub.json_schema_extra
+            if isinstance(extra, dict) and isinstance(extra.get("flat_env"), str):
+                names.append((part, name, str(extra["flat_env"])))
+    return names
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BERTH_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BERTH_", env_nested_delimiter="__",
+                                      extra="ignore", frozen=True)
 
     data_dir: Path = Field(Path("var"), description="Where SQLite files, keys and queues live.")
+    gateway: GatewaySettings = GatewaySettings()
+    hardware: HardwareSettings = HardwareSettings()
+    tower: TowerSettings = TowerSettings()
+    cloud: CloudSettings = CloudSettings()
 
-    # Gateway (on-site service)
-    database_url: str | None = Field(None, description="Gateway DB; SQLite in data_dir by default.")
-    gateway_api_key: str | None = Field(None, description="Gateway API key; generated when unset.")
-    gateway_host: str = "127.0.0.1"
-    gateway_port: int = 8080
-    site_file: Path | None = Field(None, description="Site YAML; built-in demo site when unset.")
-    mdns: bool = True
-    open_attempt_timeout: float = 20.0
-    open_attempts: int = 3
-    open_retry_gap: float = 1.0
-    open_all_gap: float = 0.25
-    door_poll_interval: float = 0.5
-    tower_sync_interval: float = Field(2.0, description="Seconds between a tower's cloud syncs.")
-
-    # Cloud (partner-facing service)
-    cloud_database_url: str | None = Field(None, description="Cloud database; default SQLite.")
-    cloud_host: str = "127.0.0.1"
-    cloud_port: int = 8000
-    cloud_jwt_secret: str | None = Field(None, description="HS256 secret for access tokens.")
-    access_token_ttl: int = 300
-    cloud_sweep_interval: float = Field(
-        5.0, description="Seconds between the cloud's expiry sweeps (reads check expiry anyway)."
-    )
-
-    # Abuse limits (README, "Limits on failed attempts"): failures allowed per window, written
-    # as "N/second", "N/minute", "N/hour" or "N/M minutes"; over it -> 429 with Retry-After.
-    cloud_login_failures_per_client: str = "10/minute"
-    cloud_login_failures_per_address: str = "30/minute"
-    cloud_hash_concurrency: int | None = Field(
-        None, ge=1, description="argon2 checks at once; the number of cores when unset.")
-    cloud_hash_queue: int = Field(8, ge=0, description="Checks that may wait for a free slot.")
-    cloud_hash_wait: float = Field(10.0, gt=0, description="Seconds a check may wait; then 503.")
-    cloud_outbox_dispatch_interval: float = Field(
-        1.0, ge=0, description="Seconds between idle outbox polls; 0 stops dispatching.")
-    cloud_outbox_lease: float = Field(
-        30.0, gt=0, description="Seconds a dispatcher's claim holds before another takes it.")
-    cloud_outbox_jsonl: Path | None = Field(
-        None, description="Append each dispatched outbox event to this file as a JSON line.")
-    gateway_key_failures_per_address: str = "20/minute"
-    gateway_admin_login_failures_per_address: str = "10/minute"
-    tower_open_refusals_per_address: str = "30/minute"
-
-    @field_validator("cloud_login_failures_per_client", "cloud_login_failures_per_address",
-                     "gateway_key_failures_per_address",
-                     "gateway_admin_login_failures_per_address",
-                     "tower_open_refusals_per_address")
     @classmethod
-    def _rate(cls, value: str) -> str:
-        parse(value)  # ValueError names the bad string
-        return value
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then nested variables, then flat ones (the first that sets a value wins)."""
+        return (init_settings, env_settings, FlatEnvSource(settings_cls), dotenv_settings,
+                file_secret_settings)
 
     def gateway_db_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'gateway.db'}"
+        return self.gateway.database_url or f"sqlite:///{self.data_dir / 'gateway.db'}"
 
     def cloud_db_url(self) -> str:
-        return self.cloud_database_url or f"sqlite:///{self.data_dir / 'cloud.db'}"
+        return self.cloud.database_url or f"sqlite:///{self.data_dir / 'cloud.db'}"
 
 
 @lru_cache

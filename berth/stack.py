@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from berth.kit.secret_files import write_private
 from berth.settings import Settings
 
 STACK_FILE = "stack.json"
@@ -47,9 +48,7 @@ class StackInfo:
     operator_client_secret: str
 
     def save(self, path: Path) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(asdict(self), fh, indent=2)
+        write_private(path, json.dumps(asdict(self), indent=2), replace=True)
 
     @classmethod
     def load(cls, path: Path) -> StackInfo:
@@ -74,12 +73,12 @@ def prepare(settings: Settings, cloud_url: str, gateway_url: str) -> StackInfo:
             identity = TowerIdentity.load(keys)
         else:
             identity = provision_tower(service, "demo", "Berth demo site",
-                                       site_lockers(load_site(settings.site_file)),
+                                       site_lockers(load_site(settings.gateway.site_file)),
                                        cloud_url=cloud_url)
             identity.save(keys)
     finally:
         service.db.dispose()
-    api_key, _ = resolve_api_key(settings.gateway_api_key, settings.data_dir)
+    api_key, _ = resolve_api_key(settings.gateway.api_key, settings.data_dir)
     demo, operator = world["partners"]["demo"], world["operator"]
     return StackInfo(cloud_url, gateway_url, identity.tower_id, demo["client_id"],
                      demo["client_secret"], api_key, operator["client_id"],
@@ -89,15 +88,16 @@ def prepare(settings: Settings, cloud_url: str, gateway_url: str) -> StackInfo:
 class Stack:
     """Starts and stops the two service processes of a local stack."""
 
-    def __init__(self, settings: Settings, host: str = "127.0.0.1", cloud_port: int = 8000,
-                 gateway_port: int = 8080, quiet: bool = False) -> None:
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", cloud_port: int | None = None,
+                 gateway_port: int | None = None, quiet: bool = False) -> None:
+        """Ports left out come from ``settings`` (``BERTH_CLOUD_PORT``, ``BERTH_GATEWAY_PORT``)."""
         self.settings = settings
         self.host = host
-        self.cloud_port = cloud_port
-        self.gateway_port = gateway_port
+        self.cloud_port = settings.cloud.port if cloud_port is None else cloud_port
+        self.gateway_port = settings.gateway.port if gateway_port is None else gateway_port
         self.quiet = quiet
-        self.cloud_url = f"http://{host}:{cloud_port}"
-        self.gateway_url = f"http://{host}:{gateway_port}"
+        self.cloud_url = f"http://{host}:{self.cloud_port}"
+        self.gateway_url = f"http://{host}:{self.gateway_port}"
         self.info: StackInfo | None = None
         self.cloud: subprocess.Popen[bytes] | None = None
         self.gateway: subprocess.Popen[bytes] | None = None

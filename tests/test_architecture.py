@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,9 @@ def under(loaded: set[str], *prefixes: str) -> set[str]:
     return {m for m in loaded if any(m == p or m.startswith(p + ".") for p in prefixes)}
 
 
+TOWER_MODULES = tuple(f"berth.tower.{p.stem}" for p in
+                      (Path(__file__).parents[1] / "berth" / "tower").glob("*.py")
+                      if p.stem != "__init__")
 IO_LIBRARIES = ("sqlalchemy", "fastapi", "starlette", "httpx", "serial", "zeroconf", "asyncio")
 
 
@@ -36,9 +40,9 @@ def test_domain_and_codecs_load_no_io_library(module: str) -> None:
 
 
 def test_the_tower_does_not_load_the_gateway() -> None:
-    loaded = loaded_by("berth.tower.attach", "berth.tower.provision")
-    # only the gateway's wire schemas, through the SDK (known debt, docs/architecture.md)
-    assert under(loaded, "berth.gateway") <= {"berth.gateway", "berth.gateway.schemas"}
+    """The tower knows its gateway only through ``tower/ports.py`` (the app factory wires it)."""
+    loaded = loaded_by(*TOWER_MODULES)
+    assert under(loaded, "berth.gateway", "berth.sdk.gateway") == set()
     assert under(loaded, "berth.cloud.service", "berth.cloud.store", "berth.cli") == set()
 
 

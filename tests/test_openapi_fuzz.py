@@ -34,12 +34,12 @@ from schemathesis.checks import (
 
 from berth.cloud.app import build_service
 from berth.cloud.app import create_app as create_cloud
-from berth.cloud.config import CloudConfig
 from berth.cloud.seed import seed_demo
 from berth.domain.tokens import SigningKey
 from berth.gateway.app import create_app as create_gateway
 from berth.tower.identity import TowerIdentity
 from tests.gateway.conftest import API_KEY, make_config
+from tests.support.configs import cloud_config, isolated_settings
 
 EXAMPLES = int(os.environ.get("BERTH_FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -84,7 +84,7 @@ def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo site, provisioned as a tower so that ``/tower/*`` reaches its handlers."""
     data = tmp_path_factory.mktemp("fuzz-gateway")
     config = make_config(f"sqlite:///{data / 'gateway.db'}", tower=_identity(),
-                         tower_sync_interval=3600.0)
+                         settings=isolated_settings(tower={"sync_interval": 3600.0}))
     with serving(create_gateway(config)) as url:
         yield url
 
@@ -93,7 +93,7 @@ def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     """The cloud with its demo data, and a bearer token per scope."""
     data = tmp_path_factory.mktemp("fuzz-cloud")
-    config = CloudConfig(db_url=f"sqlite:///{data / 'cloud.db'}", data_dir=Path(data),
+    config = cloud_config(db_url=f"sqlite:///{data / 'cloud.db'}", data_dir=Path(data),
                          access_token_ttl=3600, sweep_interval=0)
     service = build_service(config)
     seed = seed_demo(service)
@@ -110,7 +110,7 @@ def _documents() -> tuple[dict[str, Any], dict[str, Any]]:
     """Both OpenAPI documents, built without starting anything (collection needs them)."""
     unused = f"sqlite:///{Path(tempfile.gettempdir()) / 'berth-openapi-unused.db'}"
     gateway = create_gateway(make_config(unused, tower=_identity()))
-    cloud_app = create_cloud(CloudConfig(db_url="sqlite://", data_dir=Path("unused")),
+    cloud_app = create_cloud(cloud_config(db_url="sqlite://", data_dir=Path("unused")),
                              service=cast(Any, object()))
     return gateway.openapi(), cloud_app.openapi()
 

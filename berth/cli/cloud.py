@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from berth.tower.identity import GatewayLocker
 
 app = typer.Typer(help="cloud commands", no_args_is_help=True)
 partners = typer.Typer(help="Partners and their client credentials.", no_args_is_help=True)
@@ -23,9 +26,16 @@ DbOption = typer.Option(None, "--db", help="Database URL; BERTH_CLOUD_DATABASE_U
 
 def _service(db: str | None):  # type: ignore[no-untyped-def]
     from berth.cloud.app import build_service
-    from berth.cloud.config import CloudConfig
 
-    return build_service(CloudConfig.from_settings(db_url=db))
+    return build_service(_config(db))
+
+
+def _config(db: str | None):  # type: ignore[no-untyped-def]
+    """The cloud config of the environment's settings; ``--db`` replaces the database URL."""
+    from berth.cloud.config import CloudConfig
+    from berth.settings import get_settings
+
+    return CloudConfig.from_settings(get_settings(), **({"db_url": db} if db else {}))
 
 
 @app.command()
@@ -38,12 +48,11 @@ def serve(
     import uvicorn
 
     from berth.cloud.app import create_app
-    from berth.cloud.config import CloudConfig
     from berth.settings import get_settings
 
-    st = get_settings()
-    application = create_app(CloudConfig.from_settings(db_url=db))
-    host, port = host or st.cloud_host, port or st.cloud_port
+    st = get_settings().cloud
+    application = create_app(_config(db))
+    host, port = host or st.host, port or st.port
     typer.echo(f"Berth Cloud API at http://{host}:{port}  (interactive docs: /docs)")
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
@@ -113,7 +122,6 @@ def towers_provision(
     """
     from berth.cloud.errors import CloudError
     from berth.cloud.provision import existing_tower, provision_tower
-    from berth.tower.provision import gateway_lockers
 
     try:
         if gateway is None and site is None:
@@ -127,7 +135,7 @@ def towers_provision(
         if gateway is not None:
             if not gateway_key:
                 raise typer.BadParameter("--gateway-key (or BERTH_GATEWAY_API_KEY) is needed")
-            lockers = gateway_lockers(gateway, gateway_key)
+            lockers = _gateway_lockers(gateway, gateway_key)
         else:
             from berth.gateway.site import load_site, site_lockers
 
@@ -171,6 +179,23 @@ def towers_link(
     except (CloudError, ValueError) as exc:
         _fail(str(exc))
     _saved(identity, out, f"Tower [bold]{identity.tower_id}[/bold] linked to {cloud_url}")
+
+
+def _gateway_lockers(url: str, api_key: str) -> list[GatewayLocker]:
+    """A running gateway's lockers as provisioning needs them, read through its API."""
+    from berth.sdk.gateway import GatewayClient
+    from berth.tower.identity import GatewayLocker
+
+    with GatewayClient(url, api_key) as gateway:
+        types = {t.locker_type_id: t for t in gateway.list_locker_types()}
+        found: list[GatewayLocker] = []
+        while page := gateway.list_lockers(limit=1000, offset=len(found)):
+            for lk in page:
+                kind = types[lk.locker_type.locker_type_id]
+                found.append(GatewayLocker(lk.locker_id, kind.slug, tuple(lk.attributes),
+                                           (kind.width_inches, kind.height_inches,
+                                            kind.depth_inches)))
+        return found
 
 
 def _saved(identity, out: Path, what: str) -> None:  # type: ignore[no-untyped-def]

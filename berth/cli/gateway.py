@@ -69,16 +69,20 @@ def serve(host: str | None = None, port: int | None = None, db: str | None = Non
     import uvicorn
 
     from berth.gateway.app import create_app
+    from berth.gateway.auth import resolve_api_key
     from berth.gateway.config import GatewayConfig
-    from berth.gateway.site import SiteError
+    from berth.gateway.site import SiteError, load_site
 
     settings = Settings()  # read the environment now, not at first import
     try:
-        config, generated = GatewayConfig.from_settings(settings, db_url=db, site_path=site,
-                                                        host=host, port=port, mdns=mdns)
+        loaded = load_site(site or settings.gateway.site_file)  # refuse a bad site before I/O
     except SiteError as exc:
         console.print(f"[red]Site error:[/red] {exc}")
         raise typer.Exit(2) from None
+    api_key, generated = resolve_api_key(settings.gateway.api_key, settings.data_dir)
+    given = {"db_url": db, "host": host, "port": port, "mdns": mdns, "tower": tower}
+    config = GatewayConfig.from_settings(settings, site=loaded, api_key=api_key,
+                                         **{k: v for k, v in given.items() if v is not None})
     if tower is not None:
         _claim(config.db_url, tower)
     url = f"http://{config.host}:{config.port}"
@@ -87,7 +91,6 @@ def serve(host: str | None = None, port: int | None = None, db: str | None = Non
     console.print(f"  admin page: {url}/admin   API docs: {url}/docs")
     console.print(f"  API key: {_key_origin(settings, config.api_key, generated)}")
     if tower is not None:
-        config.tower = tower
         sync = f", syncing with {tower.cloud.url}" if tower.cloud else ", offline only"
         console.print(f"  cloud tower {tower.tower_id} ({len(tower.lockers)} lockers{sync})")
     _simulated_boards(config, settings)
@@ -106,7 +109,7 @@ def _key_origin(settings: Settings, key: str, generated: bool) -> str:
     if generated:
         return (f"generated, shown this once: [green]{key}[/green] "
                 f"(kept in {path})")
-    if settings.gateway_api_key:
+    if settings.gateway.api_key:
         return "set by BERTH_GATEWAY_API_KEY"
     return f"kept in {path}"
 

@@ -105,9 +105,7 @@ def open_command(
     from berth.hardware.opening import OpenPolicy, open_door
     from berth.settings import get_settings
 
-    settings = get_settings()
-    policy = OpenPolicy(settings.open_attempt_timeout, settings.open_attempts,
-                        settings.open_retry_gap)
+    policy = OpenPolicy.from_settings(get_settings())
 
     async def go() -> Any:
         async with _started(url, protocol, board, channels, open_low) as controller:

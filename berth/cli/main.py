@@ -32,9 +32,10 @@ def version() -> None:
 @app.command()
 def up(
     host: str = typer.Option("127.0.0.1", help="Interface both services listen on."),
-    cloud_port: int = typer.Option(8000, envvar="BERTH_CLOUD_PORT", help="Cloud API port."),
-    gateway_port: int = typer.Option(8080, envvar="BERTH_GATEWAY_PORT",
-                                     help="Gateway API port."),
+    cloud_port: int | None = typer.Option(
+        None, help="Cloud API port (BERTH_CLOUD_PORT, default 8000)."),
+    gateway_port: int | None = typer.Option(
+        None, help="Gateway API port (BERTH_GATEWAY_PORT, default 8080)."),
 ) -> None:
     """Start cloud + gateway (a demo partner's tower) + simulated boards, on SQLite.
 
@@ -43,6 +44,8 @@ def up(
     from berth.settings import get_settings
     from berth.stack import Stack, busy_port
 
+    stack = Stack(get_settings(), host, cloud_port, gateway_port)
+    cloud_port, gateway_port = stack.cloud_port, stack.gateway_port
     if cloud_port == gateway_port:
         _refuse(f"The cloud and the gateway cannot share port {cloud_port}.")
     taken = busy_port(host, (cloud_port, gateway_port))
@@ -50,7 +53,6 @@ def up(
         _refuse(f"Port {taken} on {host} is in use (another Berth stack?). Choose free ports: "
                 f"`berth up --cloud-port 8001 --gateway-port 8081`, or "
                 f"`make run CLOUD_PORT=8001 GATEWAY_PORT=8081`.")
-    stack = Stack(get_settings(), host, cloud_port, gateway_port)
     code = 0
     with stop_signals():
         try:

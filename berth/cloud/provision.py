@@ -1,8 +1,8 @@
 """Make a gateway a cloud tower, cloud side: one cloud locker per gateway locker, keys for both.
 
-The lockers come from the gateway side (``berth.gateway.site.site_lockers`` for a site file,
-``berth.tower.provision.gateway_lockers`` for a running gateway); what comes back is the
-``TowerIdentity`` the gateway loads.
+The lockers come from the gateway side (``berth.gateway.site.site_lockers`` for a site file;
+``berth cloud towers provision --gateway URL`` reads a running gateway's through the SDK); what
+comes back is the ``TowerIdentity`` the gateway loads.
 """
 
 from __future__ import annotations

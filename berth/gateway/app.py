@@ -90,7 +90,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     service = GatewayService(config, bus)
     auth = ApiKeyAuth(config.api_key)
 
-    tower = (GatewayTower(service, config.tower, config.tower_sync_interval)
+    tower = (GatewayTower(service, config.tower, config.tower_sync)
              if config.tower else None)
 
     @asynccontextmanager

@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+
+from berth.kit.secret_files import write_private
 
 KEY_FILE = "gateway-api-key"
 SESSION_COOKIE = "berth_admin"
@@ -26,14 +27,11 @@ def resolve_api_key(configured: str | None, data_dir: Path) -> tuple[str, bool]:
     if configured:
         return configured, False
     path = data_dir / KEY_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(32)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_private(path, key + "\n")
     except FileExistsError:  # another process (or an earlier start) made it
         return path.read_text(encoding="utf-8").strip(), False
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(key + "\n")
     return key, True
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from berth.hardware.driver import (
     CommunicationError,
@@ -26,6 +27,9 @@ from berth.hardware.driver import (
     NotDelivered,
 )
 
+if TYPE_CHECKING:
+    from berth.settings import Settings
+
 Sleep = Callable[[float], Awaitable[None]]
 CONTROLLER_UNREACHABLE = "CONTROLLER_UNREACHABLE"
 DOOR_STATE_UNKNOWN = "DOOR_STATE_UNKNOWN"
@@ -33,11 +37,18 @@ DOOR_STATE_UNKNOWN = "DOOR_STATE_UNKNOWN"
 
 @dataclass(frozen=True)
 class OpenPolicy:
-    attempt_timeout: float = 20.0
-    attempts: int = 3
-    retry_gap: float = 1.0
+    """The rule's numbers; the configurable ones come from ``Settings.hardware`` (no defaults)."""
+
+    attempt_timeout: float
+    attempts: int
+    retry_gap: float
     confirm_timeout: float = 3.0
     confirm_poll: float = 0.05
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenPolicy:
+        hw = settings.hardware
+        return cls(hw.open_attempt_timeout, hw.open_attempts, hw.open_retry_gap)
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,7 @@ class _Fired:
 async def open_door(
     controller: LockController,
     channel: int,
-    policy: OpenPolicy = OpenPolicy(),
+    policy: OpenPolicy,
     sleep: Sleep = asyncio.sleep,
 ) -> OpenOutcome:
     fired = _Fired()

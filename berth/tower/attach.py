@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import insert, select
-from starlette.concurrency import run_in_threadpool
 
 from berth import events as ev
 from berth.background import background
+from berth.kit.threads import run_blocking
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient
 from berth.storage import Database, migrate
 from berth.tower.identity import TowerIdentity
 from berth.tower.ports import HostGateway
 from berth.tower.service import MIGRATIONS, VERSION_TABLE, OpenedDoor, TowerService
-from berth.tower.sync import CloudSync
+from berth.tower.sync import CloudSync, SyncConfig
 from berth.tower.tables import tower_lockers, tower_state
 
 log = logging.getLogger("berth.tower")
@@ -78,7 +77,7 @@ class GatewayTower:
     """The tower part of one gateway; the gateway's lifespan runs ``running()``."""
 
     def __init__(self, gateway: HostGateway, identity: TowerIdentity,
-                 sync_interval: float = 2.0) -> None:
+                 sync: SyncConfig) -> None:
         self.gateway = gateway
 
         async def opener(gateway_locker_id: int) -> OpenedDoor:
@@ -87,7 +86,7 @@ class GatewayTower:
         self.service = TowerService(gateway.db, identity, opener, gateway.clock,
                                     holder=_GatewayHolder(gateway),
                                     publish=gateway.bus.publish)
-        self.sync_interval = sync_interval
+        self.sync_config = sync
         self.sync: CloudSync | None = None
         self.doors = gateway.bus.subscribe(self.on_door, ev.DoorClosed, ev.DoorForced,
                                            name="tower")
@@ -98,19 +97,19 @@ class GatewayTower:
             return
         react = (self.service.door_closed if isinstance(event, ev.DoorClosed)
                  else self.service.door_forced)
-        await asyncio.to_thread(react, event.locker_id)
+        await run_blocking(react, event.locker_id)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        await run_in_threadpool(claim_database, self.gateway.db, self.service.identity)
-        await run_in_threadpool(self.service.install)
+        await run_blocking(claim_database, self.gateway.db, self.service.identity)
+        await run_blocking(self.service.install)
         link = self.service.identity.cloud
         if link is None:
             yield
             return
         async with AsyncCloudClient(link.url, link.client_id, link.client_secret,
                                     scope=TOWER_ACCESS, clock=self.gateway.clock) as client:
-            self.sync = CloudSync(self.service, client, interval=self.sync_interval,
+            self.sync = CloudSync(self.service, client, self.sync_config,
                                   publish=self.gateway.bus.publish)
             log.info("tower %s syncs with %s", self.service.identity.tower_id, link.url)
             async with background(self.sync.run(), "berth-tower-sync"):

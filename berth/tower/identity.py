@@ -1,17 +1,19 @@
 """What provisioning hands a tower: its id and private key, the cloud's public keys, its lockers.
 
-Stored in a directory (``--tower-keys DIR``): ``tower.json`` (public facts) and ``tower.key``
-(the tower's private Ed25519 key, hex, file mode 0600). The tower never holds a cloud private key.
+Stored in a directory (``--tower-keys DIR``): ``tower.json`` (public facts, and the cloud
+client's secret once linked) and ``tower.key`` (the tower's private Ed25519 key, hex); both mode
+0600, written whole or not at all. The tower never holds a cloud private key.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from berth.kit.secret_files import write_private
 
 IDENTITY_FILE = "tower.json"
 KEY_FILE = "tower.key"
@@ -59,14 +61,11 @@ class TowerIdentity:
             ],
             "cloud": self.cloud.__dict__ if self.cloud else None,
         }
-        (directory / IDENTITY_FILE).write_text(json.dumps(facts, indent=2))
-        key_path = directory / KEY_FILE
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(self.private_key.private_bytes_raw().hex())
-        os.chmod(key_path, 0o600)
-        if self.cloud:  # the file holds a client secret too
-            os.chmod(directory / IDENTITY_FILE, 0o600)
+        # the key first: a directory with tower.json holds a whole identity (stack.py checks it)
+        write_private(directory / KEY_FILE, self.private_key.private_bytes_raw().hex(),
+                      replace=True)
+        # 0600 as well: it holds the cloud client's secret once linked
+        write_private(directory / IDENTITY_FILE, json.dumps(facts, indent=2), replace=True)
 
     @classmethod
     def load(cls, directory: Path) -> TowerIdentity:

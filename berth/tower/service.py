@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import anyio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -36,6 +35,7 @@ from berth.domain.tokens import (
     verify,
     verify_key_announcement,
 )
+from berth.kit.threads import run_blocking
 from berth.storage import Database, migrate
 from berth.tower.identity import TowerIdentity
 from berth.tower.tables import (
@@ -159,12 +159,11 @@ class TowerService:
 
         A door that fails to open is not a refusal: the result says so and the token stays good.
         """
-        claims, gateway_id, hold = await anyio.to_thread.run_sync(self._admit, payload,
-                                                                 payload_auth)
+        claims, gateway_id, hold = await run_blocking(self._admit, payload, payload_auth)
         if hold is not None:
-            await anyio.to_thread.run_sync(self._hold, claims, gateway_id, hold)
+            await run_blocking(self._hold, claims, gateway_id, hold)
         outcome = await self.opener(gateway_id)
-        await anyio.to_thread.run_sync(self._opened, claims, gateway_id, outcome, hold)
+        await run_blocking(self._opened, claims, gateway_id, outcome, hold)
         return OpenResult(outcome.success, claims.locker_id, gateway_id, claims.kind.label,
                           claims.token_id, outcome.door_open, outcome.message,
                           outcome.reason_code)

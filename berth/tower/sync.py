@@ -12,13 +12,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-import anyio
 import httpx
 
 from berth import events as ev
+from berth.kit.threads import run_blocking
 from berth.sdk.cloud import AsyncCloudClient
 from berth.sdk.errors import BerthApiError
+from berth.settings import Settings
 from berth.tower.service import TowerService
 
 log = logging.getLogger(__name__)
@@ -30,16 +32,31 @@ class SyncReport:
     applied: int
 
 
+@dataclass(frozen=True)
+class SyncConfig:
+    """How often a tower syncs and how it backs off; from ``Settings.tower`` (no defaults)."""
+
+    interval: float  # seconds between rounds while the cloud answers
+    batch: int  # events pushed per request
+    max_backoff: float  # longest wait between rounds while the cloud does not answer
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> SyncConfig:
+        tower = settings.tower
+        values: dict[str, Any] = dict(interval=tower.sync_interval, batch=tower.sync_batch,
+                                      max_backoff=tower.sync_max_backoff)
+        return cls(**(values | overrides))
+
+
 class CloudSync:
-    def __init__(self, tower: TowerService, cloud: AsyncCloudClient, *, interval: float = 2.0,
-                 batch: int = 100, max_backoff: float = 60.0,
+    def __init__(self, tower: TowerService, cloud: AsyncCloudClient, config: SyncConfig, *,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  publish: Callable[[ev.Event], None] | None = None) -> None:
         self.tower = tower
         self.cloud = cloud
-        self.interval = interval
-        self.batch = batch
-        self.max_backoff = max_backoff
+        self.interval = config.interval
+        self.batch = config.batch
+        self.max_backoff = config.max_backoff
         self._sleep = sleep
         self.publish = publish or (lambda _event: None)
         self.online = False
@@ -47,14 +64,14 @@ class CloudSync:
     async def push(self) -> int:
         tower_id = self.tower.identity.tower_id
         pushed = 0
-        await anyio.to_thread.run_sync(self.tower.flush_refusals)
+        await run_blocking(self.tower.flush_refusals)
         while True:
-            after = await anyio.to_thread.run_sync(self.tower.pushed_seq)
-            events = await anyio.to_thread.run_sync(self.tower.events_after, after, self.batch)
+            after = await run_blocking(self.tower.pushed_seq)
+            events = await run_blocking(self.tower.events_after, after, self.batch)
             if not events:
                 return pushed
             await self.cloud.push_events(tower_id, events)
-            await anyio.to_thread.run_sync(self.tower.mark_pushed, events[-1]["seq"])
+            await run_blocking(self.tower.mark_pushed, events[-1]["seq"])
             pushed += len(events)
 
     async def pull(self) -> int:
@@ -63,7 +80,7 @@ class CloudSync:
         for command in answer.commands:
             if not (command.payload and command.payload_auth):
                 continue
-            result = await anyio.to_thread.run_sync(
+            result = await run_blocking(
                 self.tower.apply_command, command.id, command.payload, command.payload_auth,
                 command.kind)
             applied += result.outcome == "applied"

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 
 from berth.clock import FakeClock
 from berth.cloud.app import build_service, create_app
-from berth.cloud.config import CloudConfig
 from berth.cloud.seed import seed_demo
 from berth.cloud.service import CloudService
 from berth.domain.tokens import sign_event
+from tests.support.configs import cloud_config
 from tests.support.waiting import BOUND
 
 
@@ -91,7 +91,7 @@ def make_cloud(
     """``overrides`` are further CloudConfig fields (limits, hashing caps)."""
     clock = FakeClock()
     clock.now = clock.now.replace(year=2030)  # a future date: real-time libraries stay out
-    config = CloudConfig(
+    config = cloud_config(
         db_url=db_url, data_dir=data_dir, clock=clock, sweep_interval=sweep_interval, **overrides
     )
     service = build_service(config)

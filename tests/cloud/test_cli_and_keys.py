@@ -36,7 +36,7 @@ def test_seed_demo_json(env: Path) -> None:
     again = json.loads(CliRunner().invoke(app, ["cloud", "seed", "--demo", "--json"]).output)
     assert again["tower_id"] == out["tower_id"]
     assert again["partners"]["demo"]["client_id"] != out["partners"]["demo"]["client_id"]
-    service = build_service(CloudConfig.from_settings())
+    service = build_service(CloudConfig.from_settings(get_settings()))
     demo = service.partner_id("demo")
     assert len(service.list_lockers(demo, out["tower_id"])) >= 12
     assert service.list_towers(service.partner_id("other")) == []
@@ -53,13 +53,13 @@ def test_partners_create_prints_credentials_once(env: Path) -> None:
 
 
 def test_key_files_are_private(env: Path) -> None:
-    build_service(CloudConfig.from_settings())
+    build_service(CloudConfig.from_settings(get_settings()))
     for name in ("cloud-jwt.secret", "cloud-vault.key", "cloud-keys/k1.pem"):
         assert stat.S_IMODE((env / name).stat().st_mode) == 0o600, name
 
 
 def test_rotation_signs_with_the_new_key_and_keeps_old_tokens(env: Path) -> None:
-    config = CloudConfig.from_settings()
+    config = CloudConfig.from_settings(get_settings())
     service = build_service(config)
     creds = service.create_partner("p")
     tower = service.create_tower("t")

@@ -15,10 +15,10 @@ import httpx
 from sqlalchemy import select
 
 from berth.cloud.app import build_service
-from berth.cloud.config import CloudConfig
 from berth.cloud.schemas import LockerCreate
 from berth.cloud.tables import outbox, reservations
 from tests.cloud.conftest import wait_until
+from tests.support.configs import cloud_config
 from tests.support.waiting import HTTP_TIMEOUT, SERVER_START
 
 
@@ -85,7 +85,7 @@ def test_exactly_one_reservation_per_locker(
     db_url: str, tmp_path: Path, free_port: Callable[[], int]
 ) -> None:
     data = tmp_path / "data"
-    service = build_service(CloudConfig(db_url=db_url, data_dir=data, sweep_interval=0))
+    service = build_service(cloud_config(db_url=db_url, data_dir=data, sweep_interval=0))
     creds = service.create_partner("racer")
     tower = service.create_tower("race")
     lockers = [

@@ -219,12 +219,12 @@ def test_limits_come_from_settings_and_bad_ones_are_refused(tmp_path: Path) -> N
     from berth.cloud.config import CloudConfig
     from berth.settings import Settings
 
-    st = Settings(data_dir=tmp_path, cloud_login_failures_per_client="5/hour",
-                  cloud_hash_concurrency=3)
+    st = Settings(data_dir=tmp_path, cloud={"login_failures_per_client": "5/hour",
+                                            "hash_concurrency": 3})
     config = CloudConfig.from_settings(st)
     assert (config.login_failures_per_client, config.hash_concurrency) == ("5/hour", 3)
     with pytest.raises(ValidationError, match="lots"):
-        Settings(tower_open_refusals_per_address="lots")
+        Settings(tower={"open_refusals_per_address": "lots"})
 
 
 def test_waiting_for_a_hashing_slot_never_holds_the_write_lock(sqlite_url: str,

@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from berth.clock import FakeClock
 from berth.cloud import outbox
 from berth.cloud.app import build_service, dispatch_task
-from berth.cloud.config import CloudConfig
 from berth.cloud.dispatch import Dispatcher
 from berth.cloud.errors import Conflict
 from berth.cloud.schemas import LockerCreate, PartnerEvent
@@ -26,6 +25,7 @@ from berth.cloud.tables import outbox as outbox_table
 from berth.domain.tokens import TokenKind, sign_event
 from berth.storage import Database
 from tests.cloud.conftest import Cloud, make_cloud, wait_until
+from tests.support.configs import cloud_config
 
 
 class Recorder:
@@ -47,7 +47,7 @@ class Recorder:
 @pytest.fixture
 def svc(db_url: str, tmp_path: Path) -> Iterator[tuple[CloudService, FakeClock, int, str]]:
     clock = FakeClock()
-    service = build_service(CloudConfig(db_url=db_url, data_dir=tmp_path, clock=clock,
+    service = build_service(cloud_config(db_url=db_url, data_dir=tmp_path, clock=clock,
                                         sweep_interval=0))
     pid = service.create_partner("p").partner_id
     assert pid is not None
@@ -209,7 +209,7 @@ def test_a_failing_consumer_leaves_the_event_for_a_retry_in_order(svc: Any) -> N
 def test_two_dispatchers_on_postgres_dispatch_each_event_exactly_once(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    service = build_service(CloudConfig(db_url=postgres_url, data_dir=tmp_path, sweep_interval=0))
+    service = build_service(cloud_config(db_url=postgres_url, data_dir=tmp_path, sweep_interval=0))
     pid = service.create_partner("p").partner_id
     assert pid is not None
     tower = service.create_tower("t")
@@ -297,13 +297,13 @@ def test_the_stream_needs_the_service_provider_scope(cloud: Cloud) -> None:
 
 def test_no_consumer_or_a_zero_interval_means_no_dispatching(tmp_path: Path) -> None:
     """Nothing marks events sent that nobody received: a consumer added later gets them."""
-    base = CloudConfig(db_url="sqlite://", data_dir=tmp_path, outbox_dispatch_interval=1)
+    base = cloud_config(db_url="sqlite://", data_dir=tmp_path, outbox_dispatch_interval=1)
     dispatcher = Dispatcher(Database(f"sqlite:///{tmp_path / 'd.db'}"), [])
     assert dispatch_task(base, dispatcher) is None
-    off = CloudConfig(db_url="sqlite://", data_dir=tmp_path, outbox_dispatch_interval=0,
+    off = cloud_config(db_url="sqlite://", data_dir=tmp_path, outbox_dispatch_interval=0,
                       outbox_consumers=[Recorder()])
     assert dispatch_task(off, dispatcher) is None
-    on = CloudConfig(db_url="sqlite://", data_dir=tmp_path, outbox_consumers=[Recorder()])
+    on = cloud_config(db_url="sqlite://", data_dir=tmp_path, outbox_consumers=[Recorder()])
     task = dispatch_task(on, dispatcher)
     assert task is not None
     task.close()

@@ -16,12 +16,12 @@ import httpx
 from sqlalchemy import select
 
 from berth.cloud.app import build_service
-from berth.cloud.config import CloudConfig
 from berth.cloud.dispatch import JsonLinesConsumer
 from berth.cloud.schemas import LockerCreate
 from berth.cloud.service import CloudService
 from berth.cloud.tables import outbox
 from tests.cloud.conftest import wait_until
+from tests.support.configs import cloud_config
 from tests.support.waiting import HTTP_TIMEOUT, SERVER_START
 
 BERTH = str(Path(sys.executable).parent / "berth")
@@ -64,7 +64,7 @@ def test_kill_9_before_dispatch_then_restart_dispatches_each_event_once(
     db_url: str, tmp_path: Path, free_port: Callable[[], int]
 ) -> None:
     data, jsonl = tmp_path / "data", tmp_path / "dispatched.jsonl"
-    service = build_service(CloudConfig(db_url=db_url, data_dir=data, sweep_interval=0))
+    service = build_service(cloud_config(db_url=db_url, data_dir=data, sweep_interval=0))
     creds = service.create_partner("p")
     tower = service.create_tower("t")
     locker = service.add_lockers(tower.id, [LockerCreate(name="1")])[0].id

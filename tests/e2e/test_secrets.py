@@ -1,15 +1,19 @@
-"""Secrets stay out of service logs: the gateway shows its generated API key on one start only."""
+"""Secrets stay private: out of service logs (the gateway shows its generated API key on one
+start only) and in files no one else can read."""
 
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from berth.gateway.auth import KEY_FILE
-from tests.support.waiting import wait_healthy
+from berth.settings import Settings
+from berth.stack import Stack
+from tests.support.waiting import SERVER_START, wait_healthy
 
 BERTH = str(Path(sys.executable).parent / "berth")
 
@@ -38,3 +42,25 @@ def test_the_api_key_is_printed_once_then_only_where_it_is_kept(
     again = _start_and_stop(tmp_path, free_port())
     assert key not in again
     assert f"kept in {tmp_path / KEY_FILE}" in again
+
+
+# what a started stack keeps in its data dir that would let someone in, or read its data
+STACK_SECRETS = ("stack.json", KEY_FILE, "tower/tower.key", "tower/tower.json",
+                 "cloud-jwt.secret", "cloud-vault.key", "cloud-keys/k1.pem", "cloud.db",
+                 "gateway.db")
+
+
+def test_every_file_a_started_stack_writes_is_private(
+        tmp_path: Path, free_port: Callable[[], int]) -> None:
+    """Each secret (and every other file but the services' own logs) is mode 0600."""
+    stack = Stack(Settings(data_dir=tmp_path), cloud_port=free_port(), gateway_port=free_port(),
+                  quiet=True)
+    try:
+        stack.start(timeout=SERVER_START)
+        written = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.lstat().st_mode)
+                   for p in tmp_path.rglob("*") if not p.is_dir()}
+    finally:
+        stack.stop()
+    assert set(STACK_SECRETS) <= set(written)
+    assert {name: oct(mode) for name, mode in written.items()
+            if mode != 0o600 and not name.endswith(".log")} == {}

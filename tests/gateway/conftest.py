@@ -18,6 +18,8 @@ from berth.gateway.config import GatewayConfig
 from berth.gateway.site import Site, load_site
 from berth.hardware.opening import OpenPolicy
 from berth.hardware.simulated import SimulatedController
+from berth.settings import Settings
+from tests.support.configs import gateway_config
 from tests.support.waiting import SERVER_START
 
 API_KEY = "test-key-0123456789"
@@ -36,13 +38,15 @@ def simulated(site: Site, close_after: float | None = 0.3) -> dict[str, Simulate
             for c in site.controllers}
 
 
-def make_config(db_url: str, site: Site | None = None, **overrides: object) -> GatewayConfig:
+def make_config(db_url: str, site: Site | None = None, settings: Settings | None = None,
+                **overrides: object) -> GatewayConfig:
+    """A fast gateway (simulated controllers, no mDNS); ``overrides`` are GatewayConfig fields."""
     site = site or load_site()
-    values: dict = {"db_url": db_url, "site": site, "api_key": API_KEY, "policy": FAST_POLICY,
+    values: dict = {"site": site, "api_key": API_KEY, "policy": FAST_POLICY,
                     "open_all_gap": 0.001, "door_poll_interval": 0.05,
-                    "controllers": simulated(site)}
+                    "controllers": simulated(site), "mdns": False}
     values.update(overrides)
-    return GatewayConfig(**values)
+    return gateway_config(db_url, settings, **values)
 
 
 @pytest.fixture

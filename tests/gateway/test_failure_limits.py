@@ -111,9 +111,9 @@ def test_budgets_come_from_settings(tmp_path: Path) -> None:
     from berth.gateway.config import GatewayConfig
     from berth.settings import Settings
 
-    config, _ = GatewayConfig.from_settings(Settings(
-        data_dir=tmp_path, gateway_key_failures_per_address="5/hour",
-        gateway_admin_login_failures_per_address="2/minute",
-        tower_open_refusals_per_address="7/10 seconds"))
+    config = GatewayConfig.from_settings(Settings(
+        data_dir=tmp_path, gateway={"key_failures_per_address": "5/hour",
+                                    "admin_login_failures_per_address": "2/minute"},
+        tower={"open_refusals_per_address": "7/10 seconds"}))
     assert (config.key_failures_per_address, config.admin_login_failures_per_address,
             config.tower_open_refusals_per_address) == ("5/hour", "2/minute", "7/10 seconds")

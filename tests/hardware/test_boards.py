@@ -227,8 +227,8 @@ def test_simulated_door_closes_after_the_configured_time() -> None:
     async def scenario() -> None:
         # open for a second: long enough for a busy machine's confirm read to see it open
         async with rig("kerong", "pty", close_after=1.0) as (_sim, [controller]):
-            patient = OpenPolicy(attempt_timeout=60.0, attempts=1, confirm_timeout=30.0,
-                                 confirm_poll=0.02)
+            patient = OpenPolicy(attempt_timeout=60.0, attempts=1, retry_gap=0.0,
+                                 confirm_timeout=30.0, confirm_poll=0.02)
             assert (await open_door(controller, 1, patient)).success
             async with asyncio.timeout(BOUND):  # then it shuts by itself
                 while await controller.read_door(1) is not DoorState.CLOSED:

@@ -32,7 +32,8 @@ def test_boards_on_one_sim_bus_share_one_simulator_over_a_pty() -> None:
         for c in controllers:
             await c.start()
         try:
-            outcome = await open_door(controllers[1], 3, OpenPolicy(attempt_timeout=3))
+            outcome = await open_door(controllers[1], 3, OpenPolicy(attempt_timeout=3, attempts=3,
+                                                                  retry_gap=1.0))
             return outcome.success, await controllers[0].read_door(3)
         finally:
             for c in controllers:

@@ -12,15 +12,15 @@ from fastapi.testclient import TestClient
 
 from berth.clock import FakeClock
 from berth.cloud.app import build_service, create_app
-from berth.cloud.config import CloudConfig
 from berth.cloud.seed import seed_demo
 from berth.sdk import Conflict, NotFound, ValidationFailed
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient, CloudClient
+from tests.support.configs import cloud_config
 
 
 @pytest.fixture
 def cloud(tmp_path: Path, clock: FakeClock) -> tuple[Any, dict[str, Any]]:
-    config = CloudConfig(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
+    config = cloud_config(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
                          clock=clock, sweep_interval=0)
     service = build_service(config)
     world = seed_demo(service)

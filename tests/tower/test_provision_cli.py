@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from berth.cli.main import app
 from berth.cloud.app import build_service, create_app
-from berth.cloud.config import CloudConfig
 from berth.gateway.site import DEMO_SITE, load_site
 from berth.tower.identity import TowerIdentity
 from tests.gateway.conftest import API_KEY, ServerProcess
+from tests.support.configs import cloud_config
 from tests.support.waiting import wait_healthy
 
 runner = CliRunner()
@@ -24,7 +24,7 @@ runner = CliRunner()
 
 def cloud_with_partner(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'cloud.db'}"
-    service = build_service(CloudConfig(db_url=url, data_dir=tmp_path))
+    service = build_service(cloud_config(db_url=url, data_dir=tmp_path))
     service.create_partner("acme")
     service.db.dispose()
     return url
@@ -133,7 +133,7 @@ def test_an_offline_tower_is_linked_to_its_cloud(tmp_path: Path, monkeypatch) ->
     assert identity.cloud is not None and identity.cloud.url == "http://cloud:9"
     assert (keys / "tower.json").stat().st_mode & 0o777 == 0o600
 
-    with TestClient(create_app(CloudConfig(db_url=db, data_dir=tmp_path))) as cloud:
+    with TestClient(create_app(cloud_config(db_url=db, data_dir=tmp_path))) as cloud:
         token = cloud.post("/oauth/token", data={
             "grant_type": "client_credentials", "scope": "tower_access",
             "client_id": identity.cloud.client_id,

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from berth.clock import FakeClock
 from berth.cloud.app import build_service, create_app
-from berth.cloud.config import CloudConfig
 from berth.cloud.provision import provision_tower
 from berth.cloud.seed import seed_demo
 from berth.hardware.opening import OpenOutcome, open_door
@@ -21,13 +20,14 @@ from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient, CloudClient
 from berth.storage import Database
 from berth.tower.identity import GatewayLocker
 from berth.tower.service import TowerService
-from berth.tower.sync import CloudSync
+from berth.tower.sync import CloudSync, SyncConfig
+from tests.support.configs import cloud_config, isolated_settings
 from tests.tower.conftest import FAST
 
 
 class World:
     def __init__(self, tmp_path: Path, clock: FakeClock, free_port: Any) -> None:
-        config = CloudConfig(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
+        config = cloud_config(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
                              clock=clock, sweep_interval=0)
         service = build_service(config)
         self.service = service
@@ -59,7 +59,7 @@ class World:
         assert link is not None
         cloud = AsyncCloudClient(base, link.client_id, link.client_secret, scope=TOWER_ACCESS,
                                  clock=self.clock, http=http)
-        return CloudSync(self.tower, cloud)
+        return CloudSync(self.tower, cloud, SyncConfig.from_settings(isolated_settings()))
 
     def cloud_locker(self, gateway_id: int) -> int:
         return next(c for c, (g, _) in self.identity.lockers.items() if g == gateway_id)
@@ -168,7 +168,7 @@ def test_key_rotation_reaches_the_tower_through_sync(world: World, tmp_path: Pat
     from berth.cloud.keys import KeyRing
 
     KeyRing.rotate(tmp_path / "cloud-keys")
-    config = CloudConfig(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
+    config = cloud_config(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
                          clock=clock, sweep_interval=0)
     rotated = build_service(config)  # a restarted cloud signs with the new key
     assert rotated.announce_keys() >= 1
