@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from berth import events as ev
 from berth.cloud.app import build_service
-from berth.cloud.config import CloudConfig
 from berth.cloud.dispatch import JsonLinesConsumer
 from berth.cloud.provision import provision_tower
 from berth.cloud.seed import seed_demo
@@ -30,6 +29,7 @@ from berth.hardware.simulated import SimulatedController
 from berth.sdk.cloud import CloudClient
 from tests.e2e.test_outbox_kill import cloud_process
 from tests.gateway.conftest import AUTH, make_config
+from tests.support.configs import cloud_config, isolated_settings
 from tests.support.waiting import wait_until
 
 
@@ -45,7 +45,7 @@ def test_a_door_close_reaches_every_listener_and_the_outbox_once_across_kill_9(
     gateway_db = f"sqlite:///{tmp_path / 'gateway.db'}"  # the cloud's may be SQLite too
     port = free_port()
     cloud_url = f"http://127.0.0.1:{port}"
-    service = build_service(CloudConfig(db_url=db_url, data_dir=data, sweep_interval=0))
+    service = build_service(cloud_config(db_url, data, sweep_interval=0))
     creds = seed_demo(service)["partners"]["demo"]
     site = load_site()
     identity = provision_tower(service, "demo", "backbone tower", site_lockers(site),
@@ -55,8 +55,9 @@ def test_a_door_close_reaches_every_listener_and_the_outbox_once_across_kill_9(
                    for c in site.controllers}
 
     with cloud_process(db_url, data, port, 0, jsonl) as cloud:  # applies, never dispatches
-        gateway = TestClient(create_app(make_config(gateway_db, site, controllers=controllers,
-                                                    tower=identity, tower_sync_interval=0.05)))
+        fast_sync = isolated_settings(tower={"sync_interval": 0.05, "sync_max_backoff": 0.5})
+        gateway = TestClient(create_app(make_config(gateway_db, site, fast_sync,
+                                                    controllers=controllers, tower=identity)))
         with gateway:
             gateway.headers.update(AUTH)
             heard: list[ev.DoorEvent] = []
