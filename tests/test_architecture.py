@@ -37,8 +37,7 @@ def test_domain_and_codecs_load_no_io_library(module: str) -> None:
 
 def test_the_tower_does_not_load_the_gateway() -> None:
     loaded = loaded_by("berth.tower.attach", "berth.tower.provision")
-    # only the gateway's wire schemas, through the SDK (known debt, docs/architecture.md)
-    assert under(loaded, "berth.gateway") <= {"berth.gateway", "berth.gateway.schemas"}
+    assert under(loaded, "berth.gateway") == set()  # its wire schemas are berth.contracts
     assert under(loaded, "berth.cloud.service", "berth.cloud.store", "berth.cli") == set()
 
 

@@ -7,6 +7,8 @@ gateway processes may share one database and must all see them.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -23,6 +25,21 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def to_utc(value: datetime | None) -> datetime | None:
+    """Filters may come with any offset; SQLite compares stored UTC text, so convert first."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 # The claim query's WHERE clause, shared with the partial index so both engines can use it.
 FREE_LOCKER = "occupied = false AND out_of_service = false AND operational = true"

@@ -223,7 +223,7 @@ def test_every_change_is_logged(client: TestClient) -> None:
 
 def test_logs_read_in_the_order_things_happened(client: TestClient) -> None:
     """The audit subscriber writes a door entry after the fact: its time, not its id, places it."""
-    store = client.app.state.service.store
+    store = client.app.state.service.log
     later = datetime.now(UTC) + timedelta(hours=1)
     store.log("info", "LATER", "written first", timestamp=later)
     store.log("info", "EARLIER", "written afterwards", timestamp=later - timedelta(seconds=1))
