@@ -37,7 +37,7 @@ class AuditLog:
 
     def __init__(self, log: SystemRepository, bus: ev.EventBus) -> None:
         self.log = log
-        self.subscription = bus.subscribe(self.record, *AUDITED, name="audit-log")
+        bus.subscribe(self.record, *AUDITED, name="audit-log")
 
     async def record(self, event: ev.Event) -> None:
         await run_blocking(self.write, event)

@@ -55,7 +55,7 @@ class GatewayService:
         self.log = SystemRepository(self.db, self.clock)
         self.committer: GroupCommitter[CreateCommand, CreateOutcome] = GroupCommitter(
             repo_tx.create_batch, config.max_batch)
-        self.audit = AuditLog(self.log, self.bus)
+        AuditLog(self.log, self.bus)  # subscribes itself: the bus keeps it
         self.doors = DoorService(config, DoorRepository(self.db, self.clock), repo_lockers,
                                  self.controllers, self.bus, self.watcher.note_unlock)
         self.transactions = TransactionService(self.site, repo_tx, self.committer, self.doors,
