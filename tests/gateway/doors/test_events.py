@@ -14,7 +14,7 @@ from berth.gateway.site import load_site
 from berth.gateway.system.schemas import LogFilter
 from berth.tower.identity import TowerIdentity
 from tests.gateway.conftest import API_KEY, AUTH, make_config, simulated
-from tests.gateway.test_door_watcher import wait_for
+from tests.gateway.doors.test_door_watcher import wait_for
 from tests.tower.test_router import CLOUD_KEY, token
 
 TOWER = "00aa11bb22cc33dd"
