@@ -56,7 +56,7 @@ class CatalogRepository:
                     "locker_type_id": lk.type_id, "controller_id": lk.controller_id,
                     "channel": lk.channel, "attributes": ",".join(lk.attributes),
                     "attr_mask": lk.attr_mask}, {
-                    "occupied": False, "out_of_service": False, "operational": True,
+                    "held": False, "out_of_service": False, "operational": True,
                     "door_open": False, "updated_at": now})
             stale = conn.execute(
                 update(t.lockers).where(t.lockers.c.id > len(site.lockers),

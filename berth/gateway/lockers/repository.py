@@ -36,7 +36,7 @@ class LockerRepository:
         if out_of_service is not None:
             conds.append(lk.c.out_of_service.is_(out_of_service))
         if available is not None:
-            free = and_(lk.c.occupied.is_(False), lk.c.out_of_service.is_(False),
+            free = and_(lk.c.held.is_(False), lk.c.out_of_service.is_(False),
                         lk.c.operational.is_(True), lk.c.door_open.is_not(None))
             conds.append(free if available else ~free)
         where = and_(True, *conds)

@@ -34,15 +34,14 @@ class LockerService:
         """A locker row (with its holding transaction) as the API shows it."""
         site = self.config.site
         lt_id, lt = row.locker_type_id, site.spec.locker_types[row.locker_type_id - 1]
-        held = row.occupied  # the column's name; held by an open transaction
-        available = (not held and not row.out_of_service and row.operational
+        available = (not row.held and not row.out_of_service and row.operational
                      and row.door_open is not None)
         code = reason = None
         if row.out_of_service:
             code, reason = row.service_reason_code, row.service_reason
         elif not row.operational:
             code, reason = row.fault_code, row.fault_reason
-        elif held:
+        elif row.held:
             code, reason = "IN_USE", "Held by an open transaction"
         elif row.door_open is None:
             code, reason = "DOOR_STATE_UNKNOWN", "The controller missed a poll; not assigned"

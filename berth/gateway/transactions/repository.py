@@ -33,7 +33,7 @@ _ASSIGNABLE = f"{t.FREE_LOCKER} AND door_open IS NOT NULL"
 def _claim_sql(postgres: bool) -> Any:
     lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
     return text(
-        f"UPDATE lockers SET occupied = true, updated_at = :now "
+        f"UPDATE lockers SET held = true, updated_at = :now "
         f"WHERE id = (SELECT id FROM lockers WHERE locker_type_id = :type_id "
         f"AND (attr_mask & :mask) = :mask AND {_ASSIGNABLE} ORDER BY id LIMIT 1{lock}) "
         f"AND {_ASSIGNABLE} RETURNING id"
@@ -47,8 +47,8 @@ _SELECT_TX = text(
     "WHERE transaction_id = :tid"
 ).columns(*_TX_COLUMNS)
 _INSERT_TX = insert(t.transactions)
-_HOLD = text("UPDATE lockers SET occupied = true, updated_at = :now "
-             "WHERE id = :id AND occupied = false RETURNING id")
+_HOLD = text("UPDATE lockers SET held = true, updated_at = :now "
+             "WHERE id = :id AND held = false RETURNING id")
 
 
 def _record(row: Row) -> TransactionRecord:
@@ -166,7 +166,7 @@ class TransactionRepository:
             conn.execute(update(tx).where(tx.c.transaction_id == transaction_id)
                          .values(released_at=now))
             conn.execute(update(t.lockers).where(t.lockers.c.id == row.locker_id)
-                         .values(occupied=False, updated_at=now))
+                         .values(held=False, updated_at=now))
             write_log(conn, now, "info", "TRANSACTION_RELEASED",
                       f"Transaction {transaction_id} released; locker {row.locker_id} is free",
                       locker_id=row.locker_id, transaction_id=transaction_id)
