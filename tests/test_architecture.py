@@ -42,7 +42,7 @@ def test_domain_and_codecs_load_no_io_library(module: str) -> None:
 def test_the_tower_does_not_load_the_gateway() -> None:
     """The tower knows its gateway only through ``tower/ports.py`` (the app factory wires it)."""
     loaded = loaded_by(*TOWER_MODULES)
-    assert under(loaded, "berth.gateway", "berth.sdk.gateway") == set()
+    assert under(loaded, "berth.gateway", "berth.sdk.gateway") == set()  # wire schemas: contracts
     assert under(loaded, "berth.cloud.service", "berth.cloud.store", "berth.cli") == set()
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from berth.domain.errors import InvalidInput
+
 MAX_DIMENSION_INCHES = 240.0
 
 
@@ -73,14 +75,11 @@ class Tier:
     mask: int
 
 
-class MatchError(ValueError):
-    """The request can never be satisfied by this site, whatever its lockers' state."""
+class MatchError(InvalidInput):
+    """The request can never be satisfied by this site, whatever its lockers' state (400)."""
 
     def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
+        super().__init__(code, message, details or {})
 
 
 def fits(item: Item | None, locker: LockerTypeSpec, strategy: MatchingStrategy) -> bool:

@@ -13,22 +13,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from berth import __version__
 from berth.docs_assets import DOCS_ASSETS, offline_docs_app
+from berth.domain.errors import Unauthenticated
 from berth.events import EventBus
+from berth.gateway.admin import router as admin
 from berth.gateway.auth import ApiKeyAuth, presented_key
+from berth.gateway.catalog import router as catalog
 from berth.gateway.config import GatewayConfig
-from berth.gateway.errors import error_response, install_error_handlers, too_many
+from berth.gateway.errors import install_error_handlers, render, too_many
+from berth.gateway.lockers import router as lockers
 from berth.gateway.mdns import MdnsAdvertiser, build_service_info
-from berth.gateway.routers import (
-    admin,
-    bank_types,
-    health,
-    locker_types,
-    lockers,
-    system,
-    transactions,
-)
-from berth.gateway.routers import tower as tower_router
 from berth.gateway.service import GatewayService
+from berth.gateway.system import router as system
+from berth.gateway.tower import router as tower_router
+from berth.gateway.transactions import router as transactions
 from berth.ratelimit import FailureLimiter, address
 from berth.tower.attach import GatewayTower
 
@@ -78,9 +75,8 @@ class ApiKeyMiddleware:
             return
         if key is not None:
             self.limiter.failed(key=peer)
-        response = error_response(
-            401, "UNAUTHORIZED",
-            "Missing or invalid API key: send X-API-Key or Authorization: Bearer",
+        response = render(Unauthenticated(
+            "UNAUTHORIZED", "Missing or invalid API key: send X-API-Key or Authorization: Bearer"),
             headers={"WWW-Authenticate": "Bearer"})
         await response(scope, receive, send)
 
@@ -120,9 +116,9 @@ def create_app(config: GatewayConfig) -> FastAPI:
     app.state.tower = tower.service if tower else None
     install_error_handlers(app)
     app.add_middleware(ApiKeyMiddleware, auth=auth, limiter=app.state.limiter)
-    for module in (health, admin, transactions, lockers, locker_types, bank_types, system,
-                   tower_router):
-        app.include_router(module.router)
+    for router in (system.probes, admin.router, transactions.router, lockers.router,
+                   catalog.locker_types, catalog.bank_types, system.router, tower_router.router):
+        app.include_router(router)
     return app
 
 

@@ -8,11 +8,11 @@ their change, in the same database transaction.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from berth import events as ev
-from berth.gateway.store import GatewayStore
+from berth.gateway.system.repository import SystemRepository
+from berth.kit.threads import run_blocking
 
 #: What the audit log hears.
 AUDITED = (ev.DoorOpened, ev.DoorClosed, ev.DoorForced, ev.DoorStateUnknown, ev.ControllerEvent)
@@ -35,16 +35,16 @@ def controller_message(event: ev.ControllerOnline | ev.ControllerOffline) -> str
 class AuditLog:
     """Subscribes itself to ``bus``; each event becomes one log entry."""
 
-    def __init__(self, store: GatewayStore, bus: ev.EventBus) -> None:
-        self.store = store
-        self.subscription = bus.subscribe(self.record, *AUDITED, name="audit-log")
+    def __init__(self, log: SystemRepository, bus: ev.EventBus) -> None:
+        self.log = log
+        bus.subscribe(self.record, *AUDITED, name="audit-log")
 
     async def record(self, event: ev.Event) -> None:
-        await asyncio.to_thread(self.write, event)
+        await run_blocking(self.write, event)
 
     def write(self, event: ev.Event) -> None:
         level, message, extra = self.entry(event)
-        self.store.log(level, event.name, message, timestamp=event.occurred_at, **extra)
+        self.log.log(level, event.name, message, timestamp=event.occurred_at, **extra)
 
     @staticmethod
     def entry(event: ev.Event) -> tuple[str, str, dict[str, Any]]:

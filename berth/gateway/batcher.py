@@ -38,6 +38,9 @@ class GroupCommitter(Generic[T, R]):
     async def start(self) -> None:
         if self._task is None:
             self._wake = asyncio.Event()
+            # Not berth.kit.threads.run_blocking: batches must run one at a time, in order, on
+            # one dedicated thread (a single writer), never interleaved with, nor waiting for a
+            # slot among, the shared pool's request work.
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="berth-group-commit")
             self._task = asyncio.create_task(self._loop(), name="berth-group-commit")
 

@@ -1,6 +1,8 @@
 """One error shape for every failure: the seed's ``Error`` body with a stable code.
 
-Handlers cover our own ``ApiError``, Starlette's HTTP errors (404 unknown route, 405), request
+Services raise the kinds of ``berth.domain.errors``; this module renders any ``DomainError`` with
+the status of its kind (``http_status``) and, for the retry kinds, ``Retry-After`` from
+``retry_after``. Handlers also cover Starlette's HTTP errors (404 unknown route, 405), request
 validation (422 becomes 400 ``VALIDATION_ERROR``, malformed JSON included; so does a value the
 database refuses, such as a NUL character on PostgreSQL) and, as a last resort,
 a database that is down or locked too long (503 ``DATABASE_UNAVAILABLE``), unexpected
@@ -20,7 +22,14 @@ from fastapi.responses import Response
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from berth.gateway.schemas import iso_ms
+from berth.contracts.gateway import iso_ms
+from berth.domain.errors import (
+    DomainError,
+    RetryLater,
+    TooManyAttempts,
+    Unavailable,
+    http_status,
+)
 
 log = logging.getLogger("berth.gateway")
 
@@ -30,19 +39,6 @@ _STATUS_CODES = {
     413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 429: "TOO_MANY_REQUESTS",
     503: "SERVICE_UNAVAILABLE",
 }
-
-
-class ApiError(Exception):
-    """Raise from services or routers; rendered as an ``Error`` body with ``status``."""
-
-    def __init__(self, status: int, code: str, message: str, details: Any = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-        self.headers = headers
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -57,10 +53,19 @@ def error_response(status: int, code: str, message: str, details: Any = None,
     return Response(content, status, headers, media_type="application/json")
 
 
+def render(err: DomainError, headers: dict[str, str] | None = None) -> Response:
+    """A domain error as an ``Error`` body: its kind gives the status, ``retry_after`` the
+    ``Retry-After`` header."""
+    if isinstance(err, RetryLater):
+        headers = {**(headers or {}), "Retry-After": str(err.retry_after)}
+    return error_response(http_status(err), err.code, err.message, err.details, headers)
+
+
 def too_many(retry_after: int, message: str) -> Response:
     """429 after too many failed attempts; ``Retry-After`` says when to try again."""
-    return error_response(429, "TOO_MANY_REQUESTS", f"{message}; try again in {retry_after} s",
-                          headers={"Retry-After": str(retry_after)})
+    return render(TooManyAttempts("TOO_MANY_REQUESTS",
+                                  f"{message}; try again in {retry_after} s",
+                                  retry_after=retry_after))
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -103,9 +108,9 @@ def _document_400_not_422(app: FastAPI) -> None:
 def install_error_handlers(app: FastAPI) -> None:
     _document_400_not_422(app)
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+    @app.exception_handler(DomainError)
+    async def _refused(_request: Request, exc: DomainError) -> Response:
+        return render(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
@@ -130,9 +135,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, exc: OperationalError) -> Response:
         log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return error_response(503, "DATABASE_UNAVAILABLE",
-                              "The database is busy or unreachable; retry shortly", None,
-                              {"Retry-After": "1"})
+        return render(Unavailable("DATABASE_UNAVAILABLE",
+                                  "The database is busy or unreachable; retry shortly"))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

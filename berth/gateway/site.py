@@ -153,9 +153,6 @@ class Site:
     def lockers_by_id(self) -> dict[int, LockerDef]:
         return {locker.id: locker for locker in self.lockers}
 
-    def decode_attributes(self, mask: int) -> list[str]:
-        return [name for name, bit in self.attribute_bits.items() if mask & bit]
-
     def _check(self) -> None:
         problems: list[str] = []
         _unique(problems, "locker type slug", [t.slug for t in self.spec.locker_types])

@@ -1,11 +1,13 @@
 """The gateway's tables (SQLAlchemy Core). Migrations in ``migrations/`` create exactly these.
 
 Static site data (types, banks, lockers' placement) is synced from the site file at start;
-dynamic flags (service state, hardware health, door, occupancy) live only here, because several
+dynamic flags (service state, hardware health, door, held) live only here, because several
 gateway processes may share one database and must all see them.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
@@ -24,8 +26,23 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def to_utc(value: datetime | None) -> datetime | None:
+    """Filters may come with any offset; SQLite compares stored UTC text, so convert first."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 # The claim query's WHERE clause, shared with the partial index so both engines can use it.
-FREE_LOCKER = "occupied = false AND out_of_service = false AND operational = true"
+FREE_LOCKER = "held = false AND out_of_service = false AND operational = true"
 OPEN_TRANSACTION = "released_at IS NULL"
 
 locker_types = Table(
@@ -85,7 +102,7 @@ lockers = Table(
     Column("channel", Integer, nullable=False),
     Column("attributes", String(256), nullable=False),  # comma-separated names, for display
     Column("attr_mask", Integer, nullable=False),  # bit per site attribute, for matching
-    Column("occupied", Boolean, nullable=False),
+    Column("held", Boolean, nullable=False),  # an open transaction holds it
     Column("out_of_service", Boolean, nullable=False),
     Column("service_reason_code", String(64), nullable=True),
     Column("service_reason", String(500), nullable=True),

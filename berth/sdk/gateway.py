@@ -18,9 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from berth.contracts.tower import CommandOutcomes, TowerEventsPage, TowerOpenResponse
-from berth.domain.matching import MatchingStrategy
-from berth.gateway.schemas import (
+from berth.contracts.gateway import (
     BankType,
     BankTypeWithAssociations,
     CreateTransactionRequest,
@@ -37,6 +35,8 @@ from berth.gateway.schemas import (
     TransactionResponse,
     UpdateLockerRequest,
 )
+from berth.contracts.tower import CommandOutcomes, TowerEventsPage, TowerOpenResponse
+from berth.domain.matching import MatchingStrategy
 from berth.sdk._core import (
     AsyncBase,
     Call,

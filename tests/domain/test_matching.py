@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from berth.domain.errors import InvalidInput, http_status
 from berth.domain.matching import (
     Item,
     LockerTypeSpec,
@@ -96,3 +97,11 @@ def test_plans_only_contain_fitting_types_in_size_order(
     if preferred:
         assert all(t.size_key >= by_id[types[pick % len(types)].type_id].size_key
                    for t in planned)
+
+
+def test_a_refused_match_is_invalid_input() -> None:
+    """Every API renders it as a 400 with the matching code, from the one error hierarchy."""
+    with pytest.raises(InvalidInput) as err:
+        plan_search(MatchRequest("giant"), TYPES, BITS)
+    assert http_status(err.value) == 400 and err.value.code == "UNKNOWN_LOCKER_TYPE"
+    assert err.value.details["preferredLockerType"] == "giant"

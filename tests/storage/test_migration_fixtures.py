@@ -33,6 +33,8 @@ Row = dict[str, Any]
 #: (tree, table, column) -> the value, or a function of the old row for a computed backfill.
 #: A new column missing here fails the test, so every migration author decides it.
 BACKFILLS: dict[tuple[str, str, str], Any | Callable[[Row], Any]] = {
+    # 0002: lockers.occupied is renamed held (the cloud's "occupied" is another thing).
+    ("gateway", "lockers", "held"): lambda old: old["occupied"],
     # t0003: no locker of an older tower is held for a cloud parcel.
     ("tower", "tower_lockers", "hold_id"): None,
     # t0004: an older pending token has no recorded expiry; its spent record uses the fallback.
@@ -40,7 +42,8 @@ BACKFILLS: dict[tuple[str, str, str], Any | Callable[[Row], Any]] = {
 }
 
 #: Tables ("table") or columns ("table.column") a migration removed on purpose, per tree.
-DROPPED: dict[str, set[str]] = {"gateway": set(), "cloud": set(), "tower": set()}
+DROPPED: dict[str, set[str]] = {"gateway": {"lockers.occupied"}, "cloud": set(),
+                                 "tower": set()}
 
 CASES = [
     pytest.param(tree, revision, engine, id=f"{tree.name}-{revision}-{engine}")

@@ -62,14 +62,15 @@ SEED: dict[str, Rows] = {
         "lockers": [
             {"id": 1, "bank_id": 1, "bank_locker_number": 1, "locker_type_id": 1,
              "controller_id": "ctl-1", "channel": 1, "attributes": "ambient,low", "attr_mask": 3,
-             "occupied": True, "out_of_service": False, "service_reason_code": None,
-             "service_reason": None, "operational": True, "fault_code": None,
-             "fault_reason": None, "door_open": False, "updated_at": T1},
+             "occupied": True, "held": True, "out_of_service": False,  # held: from 0002 on
+             "service_reason_code": None, "service_reason": None, "operational": True,
+             "fault_code": None, "fault_reason": None, "door_open": False, "updated_at": T1},
             {"id": 2, "bank_id": 1, "bank_locker_number": 2, "locker_type_id": 2,
              "controller_id": "ctl-1", "channel": 2, "attributes": "", "attr_mask": 0,
-             "occupied": False, "out_of_service": True, "service_reason_code": "CLEANING",
-             "service_reason": "door sticks", "operational": False, "fault_code": "JAMMED",
-             "fault_reason": "door did not open", "door_open": None, "updated_at": T1},
+             "occupied": False, "held": False, "out_of_service": True,
+             "service_reason_code": "CLEANING", "service_reason": "door sticks",
+             "operational": False, "fault_code": "JAMMED", "fault_reason": "door did not open",
+             "door_open": None, "updated_at": T1},
         ],
         "transactions": [
             {"id": 1, "transaction_id": "tx-released", "locker_id": 2, "created_at": T0,

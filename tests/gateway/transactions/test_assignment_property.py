@@ -1,4 +1,4 @@
-"""Property test through the real store: whatever is assigned fits and honours every rule."""
+"""Property test through the real repositories: whatever is assigned fits and honours every rule."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from berth.clock import utcnow
 from berth.domain.matching import (
     Item,
     MatchError,
@@ -17,9 +18,13 @@ from berth.domain.matching import (
     fits,
     plan_search,
 )
+from berth.gateway.catalog.repository import CatalogRepository
+from berth.gateway.doors.repository import DoorRepository
+from berth.gateway.lockers.repository import LockerRepository
 from berth.gateway.service import MIGRATIONS
 from berth.gateway.site import parse_site
-from berth.gateway.store import CreateCommand, GatewayStore
+from berth.gateway.transactions.repository import TransactionRepository
+from berth.gateway.transactions.schemas import CreateCommand
 from berth.storage import migrate
 from berth.storage.engine import Database
 
@@ -60,13 +65,13 @@ def test_assignments_fit_and_respect_flags(site_data: dict, reqs: list[MatchRequ
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{Path(tmp) / 'p.db'}")
         try:
-            store = GatewayStore(db, site)
             migrate.upgrade(db, MIGRATIONS)
-            store.sync_site()
+            CatalogRepository(db, site, utcnow).sync_site()
             for locker_id in out & set(site.lockers_by_id):
-                store.set_service(locker_id, True, "BROKEN_LOCK", None)
+                LockerRepository(db, utcnow).set_service(locker_id, True, "BROKEN_LOCK", None)
             for locker_id in broken & set(site.lockers_by_id):
-                store.set_fault(locker_id, "DOOR_DID_NOT_OPEN", "jammed")
+                DoorRepository(db, utcnow).set_fault(locker_id, "DOOR_DID_NOT_OPEN", "jammed")
+            store = TransactionRepository(db, utcnow)
             usable = set(site.lockers_by_id) - out - broken
             taken: set[int] = set()
             types = {t.type_id: t for t in site.type_specs}

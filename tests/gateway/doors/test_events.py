@@ -11,10 +11,10 @@ from berth import events as ev
 from berth.domain.tokens import TokenKind
 from berth.gateway.app import create_app
 from berth.gateway.site import load_site
-from berth.gateway.store import LogFilter
+from berth.gateway.system.schemas import LogFilter
 from berth.tower.identity import TowerIdentity
 from tests.gateway.conftest import API_KEY, AUTH, make_config, simulated
-from tests.gateway.test_door_watcher import wait_for
+from tests.gateway.doors.test_door_watcher import wait_for
 from tests.tower.test_router import CLOUD_KEY, token
 
 TOWER = "00aa11bb22cc33dd"
@@ -126,6 +126,6 @@ def test_the_bus_drains_into_the_audit_log_when_the_gateway_stops(sqlite_url: st
         controllers["bank-a"].force_open(1)
         client.portal.call(service.watcher.poll_once)
     # stopped at once after the poll: the audit log wrote the entry on its way out
-    rows, _ = service.store.list_logs(LogFilter(locker_id=1))
+    rows, _ = service.log.list_logs(LogFilter(locker_id=1))
     service.db.dispose()
     assert "DOOR_FORCED_OPEN" in [r.event for r in rows]

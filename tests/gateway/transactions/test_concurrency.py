@@ -99,12 +99,12 @@ def run_race(db_url: str, tmp_path: Path, free_port) -> None:  # type: ignore[no
             assert rows == []
             stored = dict(conn.execute(text(
                 "SELECT transaction_id, locker_id FROM transactions")).all())
-            occupied = conn.execute(text(
-                "SELECT count(*) FROM lockers WHERE occupied = true")).scalar()
+            held = conn.execute(text(
+                "SELECT count(*) FROM lockers WHERE held = true")).scalar()
     finally:
         db.dispose()
     assert stored == winners
-    assert occupied == len(winners)
+    assert held == len(winners)
 
 
 def test_two_processes_on_sqlite(tmp_path: Path, free_port) -> None:  # type: ignore[no-untyped-def]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
 
+from berth.contracts.gateway import MAX_ID, Error
 from berth.contracts.tower import (
     CommandOutcome,
     CommandOutcomes,
@@ -21,11 +21,11 @@ from berth.contracts.tower import (
     TowerOpenRequest,
     TowerOpenResponse,
 )
+from berth.domain.errors import NotFound, TooManyAttempts, Unauthenticated
 from berth.domain.tokens import TokenRefused
 from berth.gateway.auth import presented_key
-from berth.gateway.errors import ApiError
-from berth.gateway.routers.deps import errors
-from berth.gateway.schemas import MAX_ID, Error
+from berth.gateway.web import errors
+from berth.kit.threads import run_blocking
 from berth.ratelimit import address
 from berth.tower.service import COMMAND_UNSUPPORTED, TowerService
 
@@ -44,7 +44,7 @@ def tower_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def get_tower(request: Request) -> TowerService:
     tower: TowerService | None = getattr(request.app.state, "tower", None)
     if tower is None:
-        raise ApiError(404, "TOWER_NOT_PROVISIONED",
+        raise NotFound("TOWER_NOT_PROVISIONED",
                        "This gateway is not provisioned as a cloud tower.")
     return tower
 
@@ -52,18 +52,14 @@ def get_tower(request: Request) -> TowerService:
 Tower = Annotated[TowerService, Depends(get_tower)]
 
 
-def _refused(exc: TokenRefused) -> ApiError:
-    return ApiError(403, exc.code, str(exc))
-
-
 def open_budget(request: Request) -> str:
     """The caller's address, refused with 429 once it had too many tokens refused."""
     peer = address(request.client)
     wait = request.app.state.limiter.retry_after(tower_open=peer)
     if wait is not None:
-        raise ApiError(429, "TOO_MANY_REQUESTS",
-                       f"Too many refused tokens from this address; try again in {wait} s",
-                       headers={"Retry-After": str(wait)})
+        raise TooManyAttempts("TOO_MANY_REQUESTS",
+                              f"Too many refused tokens from this address; try again in {wait} s",
+                              retry_after=wait)
     return peer
 
 
@@ -74,9 +70,9 @@ async def open_with_token(body: TowerOpenRequest, tower: Tower,
     """Verify the token offline, then open the door it names."""
     try:
         result = await tower.open_with_token(body.payload, body.payload_auth)
-    except TokenRefused as exc:
+    except TokenRefused:  # a Forbidden: rendered as 403 with its code
         request.app.state.limiter.failed(tower_open=peer)
-        raise _refused(exc) from exc
+        raise
     return TowerOpenResponse(success=result.success, lockerId=result.locker_id,
                              gatewayLockerId=result.gateway_locker_id, kind=result.kind,
                              tokenId=result.token_id, doorOpen=result.door_open,
@@ -95,13 +91,11 @@ async def events(
     if not request.app.state.auth.valid(presented_key(request.headers)):
         payload, _, signature = (x_tower_token or "").partition(".")
         if not payload or not signature:
-            raise ApiError(401, "UNAUTHORIZED",
-                           "Give the gateway API key or X-Tower-Token: <payload>.<payload_auth>")
-        try:
-            await anyio.to_thread.run_sync(tower.check_session, payload, signature)
-        except TokenRefused as exc:
-            raise _refused(exc) from exc
-    page = await anyio.to_thread.run_sync(tower.events_after, after, limit)
+            raise Unauthenticated(
+                "UNAUTHORIZED",
+                "Give the gateway API key or X-Tower-Token: <payload>.<payload_auth>")
+        await run_blocking(tower.check_session, payload, signature)  # TokenRefused: 403
+    page = await run_blocking(tower.events_after, after, limit)
     return TowerEventsPage(events=page, lastSeq=page[-1]["seq"] if page else after)
 
 
@@ -114,7 +108,7 @@ async def commands(body: RelayedCommands, tower: Tower) -> CommandOutcomes:
             results.append(CommandOutcome(id=command.id, outcome="refused",
                                           code=COMMAND_UNSUPPORTED))
             continue
-        done = await anyio.to_thread.run_sync(tower.apply_command, command.id, command.payload,
-                                              command.payload_auth, command.kind)
+        done = await run_blocking(tower.apply_command, command.id, command.payload,
+                                  command.payload_auth, command.kind)
         results.append(CommandOutcome(id=command.id, outcome=done.outcome, code=done.code))
     return CommandOutcomes(results=results)

@@ -1,15 +1,15 @@
-"""What every router needs: the service, paging parameters and the documented error responses."""
+"""What every router needs: its domain's service, paging parameters and the documented errors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
 
-from berth.gateway.schemas import MAX_ID, MAX_OFFSET, Error
-from berth.gateway.service import GatewayService
+from berth.contracts.gateway import MAX_ID, MAX_OFFSET, Error
 
 _api_key_doc = APIKeyHeader(name="X-API-Key", auto_error=False,
                             description="The gateway API key (or Authorization: Bearer <key>)")
@@ -25,11 +25,16 @@ async def _documented_key(_key: str | None = Security(_api_key_doc)) -> None:
 API_KEY = [Depends(_documented_key)]
 
 
-async def get_service(request: Request) -> GatewayService:
-    return request.app.state.service
+def domain(name: str) -> Callable[[Request], Any]:
+    """A dependency answering the running gateway's service of one domain (``transactions``,
+    ``lockers``...): routers get their service this way and never import the gateway itself."""
+
+    async def service(request: Request) -> Any:
+        return getattr(request.app.state.service, name)
+
+    return service
 
 
-Service = Annotated[GatewayService, Depends(get_service)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")]
 # Every id is a 32-bit column: out-of-range ids are a 400 VALIDATION_ERROR, never a driver overflow.

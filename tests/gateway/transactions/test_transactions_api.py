@@ -223,7 +223,7 @@ def test_every_change_is_logged(client: TestClient) -> None:
 
 def test_logs_read_in_the_order_things_happened(client: TestClient) -> None:
     """The audit subscriber writes a door entry after the fact: its time, not its id, places it."""
-    store = client.app.state.service.store
+    store = client.app.state.service.log
     later = datetime.now(UTC) + timedelta(hours=1)
     store.log("info", "LATER", "written first", timestamp=later)
     store.log("info", "EARLIER", "written afterwards", timestamp=later - timedelta(seconds=1))
@@ -232,12 +232,12 @@ def test_logs_read_in_the_order_things_happened(client: TestClient) -> None:
 
 
 def test_database_refuses_a_second_open_transaction_on_a_locker(any_client: TestClient) -> None:
-    """Even if the occupancy flag lied, the unique index stops a double assignment: 503."""
+    """Even if the held flag lied, the unique index stops a double assignment: 503."""
     for i in range(36):
         assert create(any_client, f"full-{i}").status_code == 201
     db = any_client.app.state.service.db
     with db.write() as conn:  # corrupt the flag of locker 1, which is held by full-0
-        conn.execute(text("UPDATE lockers SET occupied = false WHERE id = 1"))
+        conn.execute(text("UPDATE lockers SET held = false WHERE id = 1"))
     r = create(any_client, "intruder")
     assert r.status_code == 503
     assert r.json()["error"] == "LOCKER_ASSIGNMENT_CONFLICT" and r.headers["Retry-After"]

@@ -209,7 +209,8 @@ def test_gateway_records_door_events_and_controller_health(
     assert client.get("/lockers/3").json()["doorOpen"] is True
     controllers["bank-a"].close_door(3)
     wait_for(lambda: client.get("/lockers/3").json()["doorOpen"] is False)
-    assert "DOOR_CLOSED" in events(lockerId=3)
+    # the flag is written first; the audit subscriber writes the entry a moment later
+    wait_for(lambda: "DOOR_CLOSED" in events(lockerId=3))
 
     controllers["bank-b"].offline = True
     wait_for(lambda: client.get("/lockers/13").json()["operational"] is False)

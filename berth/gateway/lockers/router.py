@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from berth.gateway.routers.deps import API_KEY, IdPath, Limit, Offset, Service, errors, paged
-from berth.gateway.schemas import (
+from berth.contracts.gateway import (
     MAX_ID,
     Locker,
     LockerConfig,
@@ -16,8 +15,11 @@ from berth.gateway.schemas import (
     OpenAllLockersResponse,
     UpdateLockerRequest,
 )
+from berth.gateway.lockers.service import LockerService
+from berth.gateway.web import API_KEY, IdPath, Limit, Offset, domain, errors, paged
 
 router = APIRouter(prefix="/lockers", tags=["Lockers"], dependencies=API_KEY)
+Service = Annotated[LockerService, Depends(domain("lockers"))]
 
 
 @router.get("", response_model=list[Locker], responses=errors(), summary="List all lockers")
@@ -28,9 +30,9 @@ def list_lockers(
     available: bool | None = None,
     out_of_service: Annotated[bool | None, Query(alias="outOfService")] = None,
 ) -> list[Locker]:
-    lockers, total = service.list_lockers(locker_type=locker_type, bank_id=bank_id,
-                                          available=available, out_of_service=out_of_service,
-                                          limit=limit, offset=offset)
+    lockers, total = service.list_page(locker_type=locker_type, bank_id=bank_id,
+                                       available=available, out_of_service=out_of_service,
+                                       limit=limit, offset=offset)
     paged(response, total)
     return lockers
 
@@ -49,7 +51,7 @@ async def open_all(service: Service, response: Response) -> OpenAllLockersRespon
 @router.get("/{locker_id}", response_model=Locker, responses=errors(404),
             summary="Get locker details")
 def get_locker(locker_id: IdPath, service: Service) -> Locker:
-    return service.get_locker(locker_id)
+    return service.get(locker_id)
 
 
 @router.get("/{locker_id}/config", response_model=LockerConfig, responses=errors(404),
@@ -62,11 +64,11 @@ def locker_config(locker_id: IdPath, service: Service) -> LockerConfig:
               summary="Update locker service state")
 def update_locker(locker_id: IdPath, body: UpdateLockerRequest, service: Service) -> Locker:
     """Out of service keeps open transactions; ``outOfService: false`` returns it to service."""
-    return service.update_locker(locker_id, body)
+    return service.update(locker_id, body)
 
 
 @router.post("/{locker_id}/open", response_model=LockerOperationResponse,
              responses=errors(404), summary="Open locker by ID")
 async def open_locker(locker_id: IdPath, service: Service) -> LockerOperationResponse:
     """Maintenance: ignores transactions and flags. Failures come back as success=false."""
-    return await service.open_locker(locker_id)
+    return await service.open(locker_id)

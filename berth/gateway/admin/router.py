@@ -11,16 +11,19 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from starlette.concurrency import run_in_threadpool
 
+from berth.contracts.gateway import REASON_CODE_PATTERN, UpdateLockerRequest
+from berth.domain.errors import Forbidden, Unauthenticated
 from berth.gateway.auth import SESSION_COOKIE, SESSION_TTL, ApiKeyAuth
-from berth.gateway.errors import ApiError
-from berth.gateway.routers.deps import IdPath, Service, errors
-from berth.gateway.schemas import REASON_CODE_PATTERN, UpdateLockerRequest
-from berth.gateway.store import LogFilter
+from berth.gateway.lockers.service import LockerService
+from berth.gateway.system.schemas import LogFilter
+from berth.gateway.system.service import SystemService
+from berth.gateway.transactions.service import TransactionService
+from berth.gateway.web import IdPath, domain, errors
+from berth.kit.threads import run_blocking
 from berth.ratelimit import address
 
 router = APIRouter(prefix="/admin", tags=["Health & Status"])
@@ -28,6 +31,9 @@ HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
 REDIRECT = {303: {"description": "Back to the admin page (with a notice)"}}
 # The admin routes check their own session: no API-key 401/429 from the middleware.
 FORM_ERRORS = {**REDIRECT, **errors(401, 403, 404, auth=False)}
+Lockers = Annotated[LockerService, Depends(domain("lockers"))]
+Transactions = Annotated[TransactionService, Depends(domain("transactions"))]
+SystemInfo = Annotated[SystemService, Depends(domain("system"))]
 
 
 def json_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -35,7 +41,7 @@ def json_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     return {status: {"description": entry["description"], "content": ref}
             for status, entry in errors(*statuses, auth=False).items()}
-templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
 
 def _auth(request: Request) -> ApiKeyAuth:
@@ -50,9 +56,9 @@ def _session(request: Request) -> str | None:
 def _check_form(request: Request, token: str) -> None:
     session = _session(request)
     if session is None:
-        raise ApiError(401, "UNAUTHORIZED", "Log in to the admin page first")
+        raise Unauthenticated("UNAUTHORIZED", "Log in to the admin page first")
     if not _auth(request).form_token_valid(session, token):
-        raise ApiError(403, "FORBIDDEN", "Invalid form token; reload the admin page")
+        raise Forbidden("FORBIDDEN", "Invalid form token; reload the admin page")
 
 
 def _back(notice: str | None = None) -> RedirectResponse:
@@ -62,19 +68,19 @@ def _back(notice: str | None = None) -> RedirectResponse:
 
 @router.get("", response_class=HTMLResponse, summary="Admin interface",
             responses=json_errors())
-def admin_page(request: Request, service: Service, notice: str | None = None) -> Response:
+def admin_page(request: Request, lockers: Lockers, transactions: Transactions,
+               system: SystemInfo, notice: str | None = None) -> Response:
     session = _session(request)
     if session is None:
         return templates.TemplateResponse(request, "login.html", {"error": None})
-    lockers, _ = service.list_lockers(locker_type=None, bank_id=None, available=None,
-                                      out_of_service=None, limit=1000, offset=0)
-    transactions, open_count = service.store.list_transactions(limit=200)
-    logs, _ = service.logs(LogFilter(limit=50))
-    system = service.system()
+    rows, _ = lockers.list_page()
+    held, open_count = transactions.list_page(limit=200)
+    logs, _ = system.logs(LogFilter(limit=50))
+    info = system.system()
     return templates.TemplateResponse(request, "admin.html", {
-        "site": service.site.name, "lockers": lockers, "transactions": transactions,
-        "open_count": open_count, "controllers": system.controllers,
-        "devices": system.devices, "logs": logs, "notice": notice[:200] if notice else None,
+        "site": info.site_name, "lockers": rows, "transactions": held,
+        "open_count": open_count, "controllers": info.controllers,
+        "devices": info.devices, "logs": logs, "notice": notice[:200] if notice else None,
         "form_token": _auth(request).form_token(session), "reason_pattern": REASON_CODE_PATTERN,
     })
 
@@ -114,16 +120,16 @@ def logout() -> Response:
 
 @router.post("/lockers/{locker_id}/open", summary="Admin: open a locker", status_code=303,
              response_class=RedirectResponse, responses=FORM_ERRORS)
-async def admin_open(request: Request, locker_id: IdPath, service: Service,
+async def admin_open(request: Request, locker_id: IdPath, service: Lockers,
                      form_token: Annotated[str, Form()] = "") -> Response:
     _check_form(request, form_token)
-    result = await service.open_locker(locker_id, source="admin")
+    result = await service.open(locker_id, source="admin")
     return _back(f"Locker {locker_id}: {result.message}")
 
 
 @router.post("/lockers/{locker_id}/service", summary="Admin: set or clear out of service",
              status_code=303, response_class=RedirectResponse, responses=FORM_ERRORS)
-async def admin_service(request: Request, locker_id: IdPath, service: Service,
+async def admin_service(request: Request, locker_id: IdPath, service: Lockers,
                         form_token: Annotated[str, Form()] = "",
                         out_of_service: Annotated[bool, Form()] = False,
                         reason_code: Annotated[str, Form(max_length=64)] = "",
@@ -132,6 +138,6 @@ async def admin_service(request: Request, locker_id: IdPath, service: Service,
     body = UpdateLockerRequest(out_of_service=out_of_service,
                                reason_code=reason_code.strip().upper() or None,
                                reason=reason.strip() or None)
-    await run_in_threadpool(service.update_locker, locker_id, body)
+    await run_blocking(service.update, locker_id, body)
     state = "out of service" if out_of_service else "back in service"
     return _back(f"Locker {locker_id} is {state}")

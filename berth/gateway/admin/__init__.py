@@ -1,0 +1,1 @@
+"""The HTML admin console (server-rendered, its own session) and its templates."""

@@ -1,0 +1,1 @@
+"""The site's catalog: locker types and bank types, synced from the site file at start."""

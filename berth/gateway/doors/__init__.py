@@ -1,0 +1,1 @@
+"""Doors, shared by lockers, transactions and the tower: opening one, and what sensors see."""

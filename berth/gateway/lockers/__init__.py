@@ -1,0 +1,1 @@
+"""Lockers: their flags and availability, service state, opening them for maintenance."""

@@ -1,0 +1,1 @@
+"""System: health, information, device heartbeats, the log and the counters."""

@@ -1,0 +1,1 @@
+"""``/tower/*``: the routes that mount the tower part (``berth.tower``) in the gateway."""

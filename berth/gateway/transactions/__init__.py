@@ -1,0 +1,1 @@
+"""Transactions: a locker assigned to an id until it is released (group-committed creates)."""
