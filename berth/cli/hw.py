@@ -21,7 +21,8 @@ app = typer.Typer(help="hw commands", no_args_is_help=True)
 console = Console(soft_wrap=True)
 T = TypeVar("T")
 
-PROTOCOL = typer.Option("kerong", "--protocol", "-p", help="Board protocol: kerong or dip.")
+PROTOCOL = typer.Option("kerong", "--protocol", "-p",
+                        help="Board protocol (registered: kerong, dip; `berth hw protocols`).")
 CHANNELS = typer.Option(16, "--channels", "-c", help="Locks per board.")
 OPEN_LOW = typer.Option(False, "--open-low",
                         help="DIP boards: feedback 00 / bit 0 means the door is open.")
@@ -51,10 +52,12 @@ def _pair(text: str, what: str) -> tuple[int, float]:
 async def _started(url: str, protocol: str, board: int, channels: int, open_low: bool
                    ) -> AsyncIterator[LockController]:
     """A started controller for one board, closed again on the way out."""
+    from berth.hardware import registry
     from berth.hardware.factory import ControllerSpec, build_controller
 
-    if protocol not in ("kerong", "dip"):
-        raise typer.BadParameter(f"unknown protocol {protocol!r} (kerong or dip)")
+    if protocol not in registry.names():
+        raise typer.BadParameter(f"unknown board protocol {protocol!r} "
+                                 f"(one of {', '.join(registry.names())})")
     controller = build_controller(ControllerSpec(f"{protocol}-{board}", protocol, url, board,
                                                  channels, open_is_high=not open_low))
     await controller.start()

@@ -79,7 +79,7 @@ def _auto_close(sim: SimulatedBus, boards: list[SimBoard], seconds: Any) -> None
         board.close_after = None if seconds is None else float(seconds)
         if seconds is None:  # doors open now stay open too
             for door in board.doors.values():
-                door._cancel_closer()
+                door.cancel_auto_close()
 
 
 def act(sim: SimulatedBus, request: dict[str, Any]) -> dict[str, Any]:
