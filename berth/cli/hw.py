@@ -67,6 +67,12 @@ async def _started(url: str, protocol: str, board: int, channels: int, open_low:
         await controller.aclose()
 
 
+def _counters(controller: LockController) -> str:
+    """One line of the board's link counters (shared by the boards on its line)."""
+    counts = controller.counters()
+    return "link counters: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none")
+
+
 def _door_cell(state: DoorState) -> str:
     return {DoorState.OPEN: "[bold red]open[/]", DoorState.CLOSED: "[green]closed[/]"}.get(
         state, "[yellow]unknown[/]")
@@ -133,22 +139,29 @@ def status(
     channels: int = CHANNELS,
     open_low: bool = OPEN_LOW,
 ) -> None:
-    """Print the door state (and item-present bits on Kerong boards) of every lock."""
+    """Print the door state (and item-present bits on Kerong boards) of every lock, and the
+    line's counters."""
     from berth.hardware.boards import KerongController
+
+    counted: list[str] = []
 
     async def go() -> tuple[dict[int, DoorState], Any]:
         async with _started(url, protocol, board, channels, open_low) as controller:
-            if isinstance(controller, KerongController):
-                st = await controller.read_status()
-                doors = {ch: DoorState.CLOSED if st.locked(ch) else DoorState.OPEN
-                         for ch in range(1, channels + 1)}
-                return doors, st
-            return await controller.read_doors(), None
+            try:
+                if isinstance(controller, KerongController):
+                    st = await controller.read_status()
+                    doors = {ch: DoorState.CLOSED if st.locked(ch) else DoorState.OPEN
+                             for ch in range(1, channels + 1)}
+                    return doors, st
+                return await controller.read_doors(), None
+            finally:
+                counted.append(_counters(controller))
 
     try:
         doors, kerong_status = _run(go())
     except (CommunicationError, HardwareFault) as exc:
         console.print(f"[red]board {board} did not answer[/]: {exc}")
+        console.print(*counted)
         raise typer.Exit(1) from exc
     table = Table("lock", "door", *(["item"] if kerong_status else []),
                   title=f"{protocol} board {board} at {url}")
@@ -156,10 +169,13 @@ def status(
         item = ["yes" if kerong_status.item_present(ch) else "-"] if kerong_status else []
         table.add_row(str(ch), _door_cell(state), *item)
     console.print(table)
+    console.print(*counted)
 
 
-def _watch_table(url: str, rows: dict[int, dict[int, DoorState] | str], channels: int) -> Table:
-    table = Table("board", *(str(ch) for ch in range(1, channels + 1)), title=f"doors on {url}")
+def _watch_table(url: str, rows: dict[int, dict[int, DoorState] | str], channels: int,
+                 caption: str | None = None) -> Table:
+    table = Table("board", *(str(ch) for ch in range(1, channels + 1)), title=f"doors on {url}",
+                  caption=caption)
     for board, doors in rows.items():
         if isinstance(doors, str):
             table.add_row(str(board), f"[yellow]{doors}[/]")
@@ -180,7 +196,8 @@ def watch(
     interval: float = typer.Option(0.5, help="Seconds between polls."),
     polls: int = typer.Option(0, help="Stop after this many polls (0 = until Ctrl-C)."),
 ) -> None:
-    """A live table of door states (O = open), polled every --interval seconds."""
+    """A live table of door states (O = open), polled every --interval seconds, with the
+    line's counters (requests, timeouts, malformed replies...) under it."""
 
     async def go() -> None:
         rows: dict[int, dict[int, DoorState] | str] = {}
@@ -198,7 +215,8 @@ def watch(
                             rows[address] = await c.read_doors()
                         except CommunicationError:
                             rows[address] = "not answering"
-                    live.update(_watch_table(url, rows, channels), refresh=True)
+                    live.update(_watch_table(url, rows, channels, _counters(controllers[0])),
+                                refresh=True)
                     done += 1
                     await asyncio.sleep(interval)
         console.print()
