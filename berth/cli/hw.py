@@ -48,16 +48,22 @@ def _pair(text: str, what: str) -> tuple[int, float]:
     return int(board), float(value)
 
 
-@asynccontextmanager
-async def _started(url: str, protocol: str, board: int, channels: int, open_low: bool
-                   ) -> AsyncIterator[LockController]:
-    """A started controller for one board, closed again on the way out."""
+def _check_protocol(protocol: str) -> None:
+    """A usage error naming the registered board protocols, for a name none registered."""
     from berth.hardware import registry
-    from berth.hardware.factory import ControllerSpec, build_controller
 
     if protocol not in registry.names():
         raise typer.BadParameter(f"unknown board protocol {protocol!r} "
                                  f"(one of {', '.join(registry.names())})")
+
+
+@asynccontextmanager
+async def _started(url: str, protocol: str, board: int, channels: int, open_low: bool
+                   ) -> AsyncIterator[LockController]:
+    """A started controller for one board, closed again on the way out."""
+    from berth.hardware.factory import ControllerSpec, build_controller
+
+    _check_protocol(protocol)
     controller = build_controller(ControllerSpec(f"{protocol}-{board}", protocol, url, board,
                                                  channels, open_is_high=not open_low))
     await controller.start()
@@ -280,6 +286,52 @@ def simulate(
     except (ValueError, KeyError) as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
+
+
+@app.command()
+def record(
+    out: Path = typer.Argument(..., help="Capture file to write, e.g. "
+                               "tests/hardware/captures/kerong/open-and-read.txt."),
+    step: list[str] = typer.Option(..., "--step", "-s", help="An action, in order (repeatable): "
+                                   "unlock N, unlock_all, read_doors, read_door N, read_status, "
+                                   "set_pulse_time MS."),
+    url: str | None = typer.Option(None, help="A real board's bus URL; default: our simulator."),
+    board: int | None = typer.Option(None, "--board", "-b",
+                                     help="Board address (default: the protocol's first)."),
+    protocol: str = PROTOCOL,
+    channels: int = CHANNELS,
+    open_low: bool = OPEN_LOW,
+    fault: list[str] = typer.Option([], help="Simulator only: a fault on the board, e.g. "
+                                    "'corrupt value=1', 'jam channel=3' (repeatable)."),
+    note: list[str] = typer.Option([], help="A comment line for the file's head (repeatable)."),
+    source: str | None = typer.Option(None, help="Where the bytes came from (default: "
+                                      "simulator, or 'hardware' with --url): board model, "
+                                      "firmware."),
+    timeout: float = typer.Option(2.0, help="Seconds to wait for each reply."),
+) -> None:
+    """Record a byte capture: run the steps on a board and write every byte each way."""
+    from berth.hardware import capture, registry
+
+    _check_protocol(protocol)
+    if url and fault:
+        raise typer.BadParameter("--fault sets up the simulator; a real board has its own")
+    address = registry.get(protocol).first_address if board is None else board
+    head = capture.Capture(protocol, address, channels, not open_low,
+                           source or ("hardware" if url else "simulator"), fault, note)
+    try:
+        if url:
+            sep = "&" if "?" in url else "?"
+            recorded = _run(capture.record(head, f"{url}{sep}timeout={timeout:g}", step))
+        else:
+            recorded = _run(capture.record_simulated(head, step, timeout))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(capture.dumps(recorded), encoding="utf-8")
+    for done in recorded.steps:
+        console.print(f"{done.action} -> {done.outcome}")
+    console.print(f"wrote {out}")
 
 
 sim_app = typer.Typer(help="Act as the person at a simulated locker of a running gateway's "

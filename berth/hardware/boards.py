@@ -110,8 +110,9 @@ class KerongController(BoardController):
     LINE = kerong.LINE
 
     @classmethod
-    def from_spec(cls, spec: ControllerSpec, url: str) -> KerongController:
-        return cls(spec.controller_id, url, spec.address, spec.channels)
+    def from_spec(cls, spec: ControllerSpec, url: str, registry: BusRegistry
+                  ) -> KerongController:
+        return cls(spec.controller_id, url, spec.address, spec.channels, registry)
 
     def __init__(self, controller_id: str, url: str, address: int = 0, channels: int = 16,
                  registry: BusRegistry = buses) -> None:
@@ -163,8 +164,9 @@ class DipController(BoardController):
     LINE = dip.LINE
 
     @classmethod
-    def from_spec(cls, spec: ControllerSpec, url: str) -> DipController:
-        return cls(spec.controller_id, url, spec.address, spec.channels, spec.open_is_high)
+    def from_spec(cls, spec: ControllerSpec, url: str, registry: BusRegistry) -> DipController:
+        return cls(spec.controller_id, url, spec.address, spec.channels, spec.open_is_high,
+                   registry)
 
     def __init__(self, controller_id: str, url: str, address: int = 1, channels: int = 16,
                  open_is_high: bool = True, registry: BusRegistry = buses) -> None:

@@ -17,6 +17,7 @@ from berth.hardware.boards import DipController, KerongController
 from berth.hardware.boardsim import dip as dip_boards
 from berth.hardware.boardsim import kerong as kerong_boards
 from berth.hardware.boardsim.model import Respond
+from berth.hardware.bus import BusRegistry
 from berth.hardware.driver import LockController
 from berth.hardware.protocols import dip, kerong
 from berth.hardware.protocols.codec import Codec, LineSettings
@@ -36,7 +37,7 @@ class BoardProtocol:
     title: str  # what the docs and ``berth hw`` call it
     codec: Codec[Any]
     line: LineSettings
-    controller: Callable[[ControllerSpec, str], LockController]  # (spec, serial/tcp URL)
+    controller: Callable[[ControllerSpec, str, BusRegistry], LockController]  # spec, URL, buses
     respond: Respond  # the simulated boards' answers
     first_address: int  # a simulated line's first board
     line_boards: int  # how many boards a simulated ``sim://`` line holds

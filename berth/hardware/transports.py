@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import socket
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from berth.hardware.driver import CommunicationError
@@ -36,6 +37,8 @@ class Transport(ABC):
         self.reconnect_max = reconnect_max
         self.connects = 0
         self.last_error: str | None = None
+        #: Sees every byte written (``">"``) and read (``"<"``): the capture recorder's tap.
+        self.tap: Callable[[str, bytes], None] | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._rx = bytearray()
@@ -122,6 +125,8 @@ class Transport(ABC):
     async def write(self, data: bytes) -> None:
         if not self.connected or self._writer is None:
             raise TransportClosed(f"{self.url}: not connected")
+        if self.tap is not None:
+            self.tap(">", data)
         try:
             self._writer.write(data)
             await self._writer.drain()
@@ -140,6 +145,8 @@ class Transport(ABC):
                 raise TransportClosed(f"{self.url}: connection lost")
         data = bytes(self._rx)
         self._rx.clear()
+        if data and self.tap is not None:
+            self.tap("<", data)
         return data
 
     def discard_input(self) -> int:
