@@ -225,7 +225,8 @@ def watch(
                                 refresh=True)
                     done += 1
                     await asyncio.sleep(interval)
-        console.print()
+            console.print()
+            console.print(_counters(controllers[0]))
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(go())
@@ -286,6 +287,20 @@ def simulate(
     except (ValueError, KeyError) as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
+
+
+@app.command()
+def protocols() -> None:
+    """The registered board protocols: their line settings and simulated board addresses."""
+    from berth.hardware import registry
+
+    table = Table("protocol", "board", "line", "simulated boards", title="board protocols")
+    for name in registry.names():
+        p = registry.get(name)
+        line = f"{p.line.baud} {p.line.bytesize}{p.line.parity}{p.line.stopbits}"
+        first = p.first_address
+        table.add_row(name, p.title, line, f"{first}-{first + p.line_boards - 1}")
+    console.print(table)
 
 
 @app.command()
@@ -420,6 +435,11 @@ def sim_status(
     protocol: str = PROTOCOL,
     data_dir: Path | None = DATA_DIR,
 ) -> None:
-    """Doors, jams and items of a simulated board, as the simulator holds them."""
-    _print_doors(_sim_request(bus, protocol, data_dir,
-                              {"action": "status", "board": board, "lock": lock}))
+    """Doors, jams and items of a simulated board, as the simulator holds them, and what the
+    board has heard (requests, frames it dropped, unlocks)."""
+    answer = _sim_request(bus, protocol, data_dir,
+                          {"action": "status", "board": board, "lock": lock})
+    _print_doors(answer)
+    for address, counts in answer["counters"].items():
+        console.print(f"board {address} heard: " + ", ".join(f"{k} {v}"
+                                                             for k, v in counts.items()))

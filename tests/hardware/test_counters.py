@@ -98,9 +98,24 @@ def test_berth_hw_watch_shows_the_counters_moving() -> None:
         result = CliRunner().invoke(app, ["hw", "watch", url, "--polls", "2", "--interval", "0"],
                                     env={"COLUMNS": "200"})
         assert result.exit_code == 0, result.output
-        counters = result.output.split("link counters")[-1]
+        counters = " ".join(result.output.split("link counters")[-1].split())  # unwrapped
         assert "requests 2" in counters and "malformed 1" in counters
         assert "timeouts 1" in counters and "connects 1" in counters
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_simulator_controls_show_what_each_board_heard() -> None:
+    from berth.hardware.sim_control import act
+
+    async def scenario() -> None:
+        async with rig("kerong", "pty", boards=2) as (sim, [first, _second]):
+            await first.unlock(4)
+            await first.read_doors()
+            answer = act(sim, {"action": "status", "board": 0, "lock": 4})
+            # unlock, its status read, one more read: three frames, one unlock
+            assert answer["counters"] == {"0": {"requests": 3, "dropped": 0, "unlocks": 1}}
+            assert act(sim, {"action": "status"})["counters"]["1"]["requests"] == 0
+
+    run(scenario())

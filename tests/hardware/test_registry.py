@@ -93,3 +93,14 @@ def test_a_serial_line_takes_its_protocols_settings_unless_the_url_says_otherwis
     assert isinstance(kerong_line, SerialTransport) and kerong_line.line.baud == 19200
     assert isinstance(forced, SerialTransport) and forced.line.baud == 19200
     assert (forced.line.bytesize, forced.line.parity, forced.line.stopbits) == (8, "N", 1)
+
+
+def test_berth_hw_protocols_lists_every_registered_protocol(
+        clone: registry.BoardProtocol) -> None:
+    result = CliRunner().invoke(app, ["hw", "protocols"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines()
+            if line.startswith("│")}
+    assert set(rows) == {"kerong", "dip", "kerong-clone"}
+    assert "19200 8N1" in rows["kerong"] and "9600 8N1" in rows["dip"]
+    assert "1-16" in rows["dip"] and "0-15" in rows["kerong"]
