@@ -34,7 +34,9 @@ IO_LIBRARIES = ("sqlalchemy", "fastapi", "starlette", "httpx", "serial", "zeroco
 
 @pytest.mark.parametrize("module", ["berth.domain.matching", "berth.domain.lifecycle",
                                     "berth.domain.tokens", "berth.hardware.protocols.kerong",
-                                    "berth.hardware.protocols.dip"])
+                                    "berth.hardware.protocols.dip",
+                                    "berth.hardware.boardsim.kerong",
+                                    "berth.hardware.boardsim.dip"])
 def test_domain_and_codecs_load_no_io_library(module: str) -> None:
     assert under(loaded_by(module), *IO_LIBRARIES) == set()
 

@@ -21,7 +21,8 @@ app = typer.Typer(help="hw commands", no_args_is_help=True)
 console = Console(soft_wrap=True)
 T = TypeVar("T")
 
-PROTOCOL = typer.Option("kerong", "--protocol", "-p", help="Board protocol: kerong or dip.")
+PROTOCOL = typer.Option("kerong", "--protocol", "-p",
+                        help="Board protocol (registered: kerong, dip; `berth hw protocols`).")
 CHANNELS = typer.Option(16, "--channels", "-c", help="Locks per board.")
 OPEN_LOW = typer.Option(False, "--open-low",
                         help="DIP boards: feedback 00 / bit 0 means the door is open.")
@@ -47,14 +48,22 @@ def _pair(text: str, what: str) -> tuple[int, float]:
     return int(board), float(value)
 
 
+def _check_protocol(protocol: str) -> None:
+    """A usage error naming the registered board protocols, for a name none registered."""
+    from berth.hardware import registry
+
+    if protocol not in registry.names():
+        raise typer.BadParameter(f"unknown board protocol {protocol!r} "
+                                 f"(one of {', '.join(registry.names())})")
+
+
 @asynccontextmanager
 async def _started(url: str, protocol: str, board: int, channels: int, open_low: bool
                    ) -> AsyncIterator[LockController]:
     """A started controller for one board, closed again on the way out."""
     from berth.hardware.factory import ControllerSpec, build_controller
 
-    if protocol not in ("kerong", "dip"):
-        raise typer.BadParameter(f"unknown protocol {protocol!r} (kerong or dip)")
+    _check_protocol(protocol)
     controller = build_controller(ControllerSpec(f"{protocol}-{board}", protocol, url, board,
                                                  channels, open_is_high=not open_low))
     await controller.start()
@@ -62,6 +71,12 @@ async def _started(url: str, protocol: str, board: int, channels: int, open_low:
         yield controller
     finally:
         await controller.aclose()
+
+
+def _counters(controller: LockController) -> str:
+    """One line of the board's link counters (shared by the boards on its line)."""
+    counts = controller.counters()
+    return "link counters: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none")
 
 
 def _door_cell(state: DoorState) -> str:
@@ -128,22 +143,29 @@ def status(
     channels: int = CHANNELS,
     open_low: bool = OPEN_LOW,
 ) -> None:
-    """Print the door state (and item-present bits on Kerong boards) of every lock."""
+    """Print the door state (and item-present bits on Kerong boards) of every lock, and the
+    line's counters."""
     from berth.hardware.boards import KerongController
+
+    counted: list[str] = []
 
     async def go() -> tuple[dict[int, DoorState], Any]:
         async with _started(url, protocol, board, channels, open_low) as controller:
-            if isinstance(controller, KerongController):
-                st = await controller.read_status()
-                doors = {ch: DoorState.CLOSED if st.locked(ch) else DoorState.OPEN
-                         for ch in range(1, channels + 1)}
-                return doors, st
-            return await controller.read_doors(), None
+            try:
+                if isinstance(controller, KerongController):
+                    st = await controller.read_status()
+                    doors = {ch: DoorState.CLOSED if st.locked(ch) else DoorState.OPEN
+                             for ch in range(1, channels + 1)}
+                    return doors, st
+                return await controller.read_doors(), None
+            finally:
+                counted.append(_counters(controller))
 
     try:
         doors, kerong_status = _run(go())
     except (CommunicationError, HardwareFault) as exc:
         console.print(f"[red]board {board} did not answer[/]: {exc}")
+        console.print(*counted)
         raise typer.Exit(1) from exc
     table = Table("lock", "door", *(["item"] if kerong_status else []),
                   title=f"{protocol} board {board} at {url}")
@@ -151,10 +173,13 @@ def status(
         item = ["yes" if kerong_status.item_present(ch) else "-"] if kerong_status else []
         table.add_row(str(ch), _door_cell(state), *item)
     console.print(table)
+    console.print(*counted)
 
 
-def _watch_table(url: str, rows: dict[int, dict[int, DoorState] | str], channels: int) -> Table:
-    table = Table("board", *(str(ch) for ch in range(1, channels + 1)), title=f"doors on {url}")
+def _watch_table(url: str, rows: dict[int, dict[int, DoorState] | str], channels: int,
+                 caption: str | None = None) -> Table:
+    table = Table("board", *(str(ch) for ch in range(1, channels + 1)), title=f"doors on {url}",
+                  caption=caption)
     for board, doors in rows.items():
         if isinstance(doors, str):
             table.add_row(str(board), f"[yellow]{doors}[/]")
@@ -175,7 +200,8 @@ def watch(
     interval: float = typer.Option(0.5, help="Seconds between polls."),
     polls: int = typer.Option(0, help="Stop after this many polls (0 = until Ctrl-C)."),
 ) -> None:
-    """A live table of door states (O = open), polled every --interval seconds."""
+    """A live table of door states (O = open), polled every --interval seconds, with the
+    line's counters (requests, timeouts, malformed replies...) under it."""
 
     async def go() -> None:
         rows: dict[int, dict[int, DoorState] | str] = {}
@@ -193,10 +219,12 @@ def watch(
                             rows[address] = await c.read_doors()
                         except CommunicationError:
                             rows[address] = "not answering"
-                    live.update(_watch_table(url, rows, channels), refresh=True)
+                    live.update(_watch_table(url, rows, channels, _counters(controllers[0])),
+                                refresh=True)
                     done += 1
                     await asyncio.sleep(interval)
-        console.print()
+            console.print()
+            console.print(_counters(controllers[0]))
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(go())
@@ -257,6 +285,66 @@ def simulate(
     except (ValueError, KeyError) as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
+
+
+@app.command()
+def protocols() -> None:
+    """The registered board protocols: their line settings and simulated board addresses."""
+    from berth.hardware import registry
+
+    table = Table("protocol", "board", "line", "simulated boards", title="board protocols")
+    for name in registry.names():
+        p = registry.get(name)
+        line = f"{p.line.baud} {p.line.bytesize}{p.line.parity}{p.line.stopbits}"
+        first = p.first_address
+        table.add_row(name, p.title, line, f"{first}-{first + p.line_boards - 1}")
+    console.print(table)
+
+
+@app.command()
+def record(
+    out: Path = typer.Argument(..., help="Capture file to write, e.g. "
+                               "tests/hardware/captures/kerong/open-and-read.txt."),
+    step: list[str] = typer.Option(..., "--step", "-s", help="An action, in order (repeatable): "
+                                   "unlock N, unlock_all, read_doors, read_door N, read_status, "
+                                   "set_pulse_time MS."),
+    url: str | None = typer.Option(None, help="A real board's bus URL; default: our simulator."),
+    board: int | None = typer.Option(None, "--board", "-b",
+                                     help="Board address (default: the protocol's first)."),
+    protocol: str = PROTOCOL,
+    channels: int = CHANNELS,
+    open_low: bool = OPEN_LOW,
+    fault: list[str] = typer.Option([], help="Simulator only: a fault on the board, e.g. "
+                                    "'corrupt value=1', 'jam channel=3' (repeatable)."),
+    note: list[str] = typer.Option([], help="A comment line for the file's head (repeatable)."),
+    source: str | None = typer.Option(None, help="Where the bytes came from (default: "
+                                      "simulator, or 'hardware' with --url): board model, "
+                                      "firmware."),
+    timeout: float = typer.Option(2.0, help="Seconds to wait for each reply."),
+) -> None:
+    """Record a byte capture: run the steps on a board and write every byte each way."""
+    from berth.hardware import capture, registry
+
+    _check_protocol(protocol)
+    if url and fault:
+        raise typer.BadParameter("--fault sets up the simulator; a real board has its own")
+    address = registry.get(protocol).first_address if board is None else board
+    head = capture.Capture(protocol, address, channels, not open_low,
+                           source or ("hardware" if url else "simulator"), fault, note)
+    try:
+        if url:
+            sep = "&" if "?" in url else "?"
+            recorded = _run(capture.record(head, f"{url}{sep}timeout={timeout:g}", step))
+        else:
+            recorded = _run(capture.record_simulated(head, step, timeout))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(capture.dumps(recorded), encoding="utf-8")
+    for done in recorded.steps:
+        console.print(f"{done.action} -> {done.outcome}")
+    console.print(f"wrote {out}")
 
 
 sim_app = typer.Typer(help="Act as the person at a simulated locker of a running gateway's "
@@ -345,6 +433,11 @@ def sim_status(
     protocol: str = PROTOCOL,
     data_dir: Path | None = DATA_DIR,
 ) -> None:
-    """Doors, jams and items of a simulated board, as the simulator holds them."""
-    _print_doors(_sim_request(bus, protocol, data_dir,
-                              {"action": "status", "board": board, "lock": lock}))
+    """Doors, jams and items of a simulated board, as the simulator holds them, and what the
+    board has heard (requests, frames it dropped, unlocks)."""
+    answer = _sim_request(bus, protocol, data_dir,
+                          {"action": "status", "board": board, "lock": lock})
+    _print_doors(answer)
+    for address, counts in answer["counters"].items():
+        console.print(f"board {address} heard: " + ", ".join(f"{k} {v}"
+                                                             for k, v in counts.items()))

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from berth.domain.matching import MAX_DIMENSION_INCHES, LockerTypeSpec
+from berth.hardware import registry
 from berth.hardware.factory import ControllerSpec
 from berth.tower.identity import GatewayLocker
 
@@ -82,6 +83,14 @@ class ControllerDef(_Strict):
     channels: int = Field(16, ge=1, le=256)
     open_is_high: bool = True
     close_after: float | None = Field(5.0, ge=0)
+
+    @field_validator("protocol")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        """Refuse a protocol no board registered, when the file is checked, not at first use."""
+        if value not in registry.known():
+            raise ValueError(str(registry.UnknownProtocol(value)))
+        return value
 
     def spec(self) -> ControllerSpec:
         return ControllerSpec(self.id, self.protocol, self.url, self.address, self.channels,

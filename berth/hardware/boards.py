@@ -7,7 +7,7 @@ the board offline; the next answered request marks it online again.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from berth.hardware.bus import Bus, BusRegistry, Priority, buses
 from berth.hardware.driver import (
@@ -18,7 +18,9 @@ from berth.hardware.driver import (
     NotDelivered,
 )
 from berth.hardware.protocols import dip, kerong
+from berth.hardware.protocols.codec import LineSettings
 from berth.hardware.protocols.framing import StreamDecoder
+from berth.hardware.spec import ControllerSpec
 
 
 def _named(controller_id: str, exc: CommunicationError) -> CommunicationError:
@@ -28,7 +30,9 @@ def _named(controller_id: str, exc: CommunicationError) -> CommunicationError:
 
 
 class BoardController(LockController):
-    """What both boards share: the bus lease, channel checks and the online flag."""
+    """What both boards share: the bus lease, channel checks, the online flag and counters."""
+
+    LINE: ClassVar[LineSettings]  # the line the board speaks, unless the URL says otherwise
 
     def __init__(
         self,
@@ -43,6 +47,7 @@ class BoardController(LockController):
         self.address = address
         self._registry = registry
         self._bus: Bus | None = None
+        self._counted: Bus | None = None  # the last bus, whose counters outlive the lease
         self._online = True
 
     @property
@@ -57,7 +62,12 @@ class BoardController(LockController):
 
     async def start(self) -> None:
         if self._bus is None:
-            self._bus = await self._registry.acquire(self.url)
+            self._bus = self._counted = await self._registry.acquire(self.url, self.LINE)
+
+    def counters(self) -> dict[str, int]:
+        """The counters of this board's line (boards on one line share them); ``{}`` before
+        the first start."""
+        return self._counted.counters() if self._counted is not None else {}
 
     async def aclose(self) -> None:
         if self._bus is not None:
@@ -96,6 +106,13 @@ class KerongController(BoardController):
     That read proves the board heard us; when it gets no answer the unlock may still have fired,
     so the open rule reads the door instead of firing again.
     """
+
+    LINE = kerong.LINE
+
+    @classmethod
+    def from_spec(cls, spec: ControllerSpec, url: str, registry: BusRegistry
+                  ) -> KerongController:
+        return cls(spec.controller_id, url, spec.address, spec.channels, registry)
 
     def __init__(self, controller_id: str, url: str, address: int = 0, channels: int = 16,
                  registry: BusRegistry = buses) -> None:
@@ -144,6 +161,13 @@ class KerongController(BoardController):
 class DipController(BoardController):
     """A DIP-addressed board; ``open_is_high`` says whether feedback ``11``/bit 1 means open."""
 
+    LINE = dip.LINE
+
+    @classmethod
+    def from_spec(cls, spec: ControllerSpec, url: str, registry: BusRegistry) -> DipController:
+        return cls(spec.controller_id, url, spec.address, spec.channels, spec.open_is_high,
+                   registry)
+
     def __init__(self, controller_id: str, url: str, address: int = 1, channels: int = 16,
                  open_is_high: bool = True, registry: BusRegistry = buses) -> None:
         if not 0 <= address <= 0xFF or not 1 <= channels <= 32:
@@ -190,7 +214,7 @@ class DipController(BoardController):
 async def kerong_bus_status(url: str, registry: BusRegistry = buses, quiet: float = 0.1
                             ) -> dict[int, kerong.LockStatus]:
     """Ask every Kerong board on the line at once (``02 F0 32 03 27``); status by address."""
-    bus = await registry.acquire(url)
+    bus = await registry.acquire(url, kerong.LINE)
     try:
         frames = await bus.collect(
             kerong.encode(kerong.bus_status_request()),

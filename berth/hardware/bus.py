@@ -13,13 +13,17 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from typing import Any
 
 from berth.hardware.driver import CommunicationError, NotDelivered
+from berth.hardware.protocols.codec import LineSettings
 from berth.hardware.protocols.framing import StreamDecoder
 from berth.hardware.transports import Transport, bus_key, open_transport, url_options
+
+#: Opens the transport of a bus URL with its protocol's line settings (tests pass a replay).
+Opener = Callable[[str, LineSettings | None], Transport]
 
 
 class Priority(IntEnum):
@@ -29,25 +33,31 @@ class Priority(IntEnum):
 
 @dataclass(frozen=True)
 class BusConfig:
-    """Timing of one bus; every field can be set from the URL (``?timeout=0.5&gap=0.01``)."""
+    """Timing of one bus; every field can be set from the URL (``?timeout=0.5&gap=0.01``),
+    ``gap`` and ``silence`` default to the protocol's line settings."""
 
     timeout: float = 1.5  # per request, for the reply to arrive
     gap: float = 0.005  # silence left between two frames on the line
     silence: float = 0.025  # a frame without a length ends after this much silence
 
     @classmethod
-    def from_url(cls, url: str) -> BusConfig:
-        opts = url_options(url)
-        return cls(**{k: float(opts[k]) for k in ("timeout", "gap", "silence") if k in opts})
+    def from_url(cls, url: str, line: LineSettings | None = None) -> BusConfig:
+        opts: dict[str, float] = {"gap": line.gap, "silence": line.silence} if line else {}
+        opts |= {k: float(v) for k, v in url_options(url).items()
+                 if k in ("timeout", "gap", "silence")}
+        return cls(**opts)
 
 
 @dataclass
 class BusStats:
+    """What one line has counted since its bus started; ``Bus.counters`` shows them."""
+
     requests: int = 0
     timeouts: int = 0
     mismatched: int = 0  # well-formed replies that did not answer the request
     malformed: int = 0  # frames rejected by the codec (bad checksum, ETX, length ...)
-    flushed_bytes: int = 0
+    flushed_bytes: int = 0  # stale input dropped before a request or after a timeout
+    discarded_bytes: int = 0  # bytes the reply decoders skipped looking for a frame
 
 
 @dataclass(order=True)
@@ -73,6 +83,10 @@ class Bus:
         self._seq = itertools.count()
         self._worker: asyncio.Task[None] | None = None
         self._last_io = 0.0
+
+    def counters(self) -> dict[str, int]:
+        """The line's counters and the transport's connects, by stable snake_case name."""
+        return {**asdict(self.stats), "connects": self.transport.connects}
 
     async def start(self) -> None:
         if self._worker is None:
@@ -172,8 +186,15 @@ class Bus:
         if job.decoder is None:
             return None
         decoder = job.decoder
-        if job.quiet is not None:
-            return await self._gather(job, decoder)
+        try:
+            if job.quiet is not None:
+                return await self._gather(job, decoder)
+            return await self._answer(job, decoder)
+        finally:
+            self.stats.discarded_bytes += decoder.discarded
+
+    async def _answer(self, job: _Job, decoder: StreamDecoder[Any]) -> Any:
+        loop = asyncio.get_running_loop()
         deadline = loop.time() + job.timeout
         errors_seen = 0
         while True:
@@ -227,20 +248,22 @@ class Bus:
 class BusRegistry:
     """One transport and bus per line, shared by every board whose URL names that line."""
 
-    def __init__(self) -> None:
+    def __init__(self, opener: Opener = open_transport) -> None:
+        self._opener = opener
         self._buses: dict[str, tuple[Bus, int, asyncio.AbstractEventLoop]] = {}
 
     def _key(self, url: str) -> tuple[str, asyncio.AbstractEventLoop]:
         loop = asyncio.get_running_loop()
         return f"{id(loop)}:{bus_key(url)}", loop
 
-    async def acquire(self, url: str) -> Bus:
+    async def acquire(self, url: str, line: LineSettings | None = None) -> Bus:
+        """The bus of ``url``'s line, opened with ``line`` settings if it is the first user."""
         key, loop = self._key(url)
         entry = self._buses.get(key)
         if entry is not None and entry[2] is loop:
             self._buses[key] = (entry[0], entry[1] + 1, loop)
             return entry[0]
-        bus = Bus(open_transport(url), BusConfig.from_url(url))
+        bus = Bus(self._opener(url, line), BusConfig.from_url(url, line))
         self._buses[key] = (bus, 1, loop)
         await bus.start()
         return bus

@@ -11,11 +11,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from berth.hardware import registry
 from berth.hardware.sim_control import serving, socket_path
 from berth.hardware.simulator import Service, SimulatedBus, SimulatorThread
 
 SCHEME = "sim://"
-BOARDS = {"kerong": (0, 16), "dip": (1, 16)}  # first address, how many boards a bus holds
 
 _buses: dict[str, tuple[SimulatorThread, int]] = {}
 _lock = threading.Lock()
@@ -41,16 +41,16 @@ def resolve(url: str, protocol: str, channels: int, close_after: float | None) -
     with _lock:
         running = _buses.get(key)
         if running is None:
-            first, count = BOARDS[protocol]
-            thread = SimulatedBus.in_thread(protocol=protocol, boards=count, channels=channels,
-                                            first_address=first, transport="pty",
+            spec = registry.get(protocol)
+            thread = SimulatedBus.in_thread(protocol=protocol, boards=spec.line_boards,
+                                            channels=channels, transport="pty",
                                             close_after=close_after,
                                             serve=_controls(url, protocol))
             running = _buses[key] = (thread, channels)
         thread, sim_channels = running
-    if protocol == "dip" and channels != sim_channels:
-        raise ValueError(f"{url}: every DIP board on one simulated bus needs the same channel "
-                         f"count ({sim_channels}, not {channels})")
+    if registry.get(protocol).sized_replies and channels != sim_channels:
+        raise ValueError(f"{url}: every {protocol} board on one simulated bus needs the same "
+                         f"channel count ({sim_channels}, not {channels})")
     return thread.url
 
 

@@ -8,7 +8,8 @@ One JSON object per line each way::
 
     -> {"action": "close", "board": 0, "lock": 5}
     <- {"ok": true, "doors": [{"board": 0, "lock": 5, "open": false, "jammed": false,
-                               "item": false}], "autoClose": {"0": 3.0}}
+                               "item": false}], "autoClose": {"0": 3.0},
+        "counters": {"0": {"requests": 12, "dropped": 0, "unlocks": 1}}}
     <- {"ok": false, "error": "no board 7 on this bus (boards 0-15)"}
 """
 
@@ -79,7 +80,7 @@ def _auto_close(sim: SimulatedBus, boards: list[SimBoard], seconds: Any) -> None
         board.close_after = None if seconds is None else float(seconds)
         if seconds is None:  # doors open now stay open too
             for door in board.doors.values():
-                door._cancel_closer()
+                door.cancel_auto_close()
 
 
 def act(sim: SimulatedBus, request: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +107,8 @@ def act(sim: SimulatedBus, request: dict[str, Any]) -> dict[str, Any]:
             chosen = [_door(board, lock)] if lock is not None else board.doors.values()
             doors += [_door_view(board, d) for d in chosen]
     return {"ok": True, "doors": doors,
-            "autoClose": {str(b.address): b.close_after for b in boards}}
+            "autoClose": {str(b.address): b.close_after for b in boards},
+            "counters": {str(b.address): b.counters() for b in boards}}
 
 
 async def _client(sim: SimulatedBus, reader: asyncio.StreamReader,

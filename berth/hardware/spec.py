@@ -18,7 +18,7 @@ class ControllerSpec:
     """
 
     controller_id: str
-    protocol: str = "simulated"  # "simulated" | "kerong" | "dip"
+    protocol: str = "simulated"  # "simulated" or a registered one (berth.hardware.registry)
     url: str | None = None  # serial:///dev/ttyUSB0?baud=19200 | tcp://host:port | sim://NAME
     address: int = 0
     channels: int = 16

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from berth.hardware.driver import CommunicationError
+from berth.hardware.protocols.codec import LineSettings
 
-DEFAULT_BAUD = 19200
+#: A serial line whose protocol is not known (``berth hw`` tools): 19200 8N1.
+DEFAULT_LINE = LineSettings(baud=19200)
 
 
 class TransportClosed(CommunicationError):
@@ -33,6 +37,8 @@ class Transport(ABC):
         self.reconnect_max = reconnect_max
         self.connects = 0
         self.last_error: str | None = None
+        #: Sees every byte written (``">"``) and read (``"<"``): the capture recorder's tap.
+        self.tap: Callable[[str, bytes], None] | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._rx = bytearray()
@@ -119,6 +125,8 @@ class Transport(ABC):
     async def write(self, data: bytes) -> None:
         if not self.connected or self._writer is None:
             raise TransportClosed(f"{self.url}: not connected")
+        if self.tap is not None:
+            self.tap(">", data)
         try:
             self._writer.write(data)
             await self._writer.drain()
@@ -137,6 +145,8 @@ class Transport(ABC):
                 raise TransportClosed(f"{self.url}: connection lost")
         data = bytes(self._rx)
         self._rx.clear()
+        if data and self.tap is not None:
+            self.tap("<", data)
         return data
 
     def discard_input(self) -> int:
@@ -182,15 +192,16 @@ class TcpTransport(Transport):
 class SerialTransport(Transport):
     """``serial:///dev/ttyUSB0?baud=19200``: an RS-485 adapter or a pseudo-terminal."""
 
-    def __init__(self, url: str, device: str, baud: int = DEFAULT_BAUD) -> None:
+    def __init__(self, url: str, device: str, line: LineSettings = DEFAULT_LINE) -> None:
         super().__init__(url)
-        self.device, self.baud = device, baud
+        self.device, self.line = device, line
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         import serial_asyncio_fast
 
         return await serial_asyncio_fast.open_serial_connection(
-            url=self.device, baudrate=self.baud, bytesize=8, parity="N", stopbits=1
+            url=self.device, baudrate=self.line.baud, bytesize=self.line.bytesize,
+            parity=self.line.parity, stopbits=self.line.stopbits,
         )
 
     def _discard_os_input(self) -> None:
@@ -213,8 +224,12 @@ def bus_key(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
-def open_transport(url: str) -> Transport:
-    """A transport for ``serial://DEVICE?baud=N`` or ``tcp://HOST:PORT`` (not yet connected)."""
+def open_transport(url: str, line: LineSettings | None = None) -> Transport:
+    """A transport for ``serial://DEVICE?baud=N`` or ``tcp://HOST:PORT`` (not yet connected).
+
+    A serial line takes the protocol's ``line`` settings (19200 8N1 when none), and ``baud``
+    from the URL over them; a TCP bridge sets its serial side itself.
+    """
     parts = urlsplit(url)
     if parts.scheme == "tcp":
         if not parts.hostname or not parts.port:
@@ -224,6 +239,8 @@ def open_transport(url: str) -> Transport:
         device = parts.path or parts.netloc
         if not device:
             raise ValueError(f"serial bus URL needs a device path: {url!r}")
-        baud = int(url_options(url).get("baud", DEFAULT_BAUD))
-        return SerialTransport(url, device, baud)
+        line = line or DEFAULT_LINE
+        if "baud" in (opts := url_options(url)):
+            line = dataclasses.replace(line, baud=int(opts["baud"]))
+        return SerialTransport(url, device, line)
     raise ValueError(f"unsupported bus URL scheme {parts.scheme!r} in {url!r} (serial:// or tcp://)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial, reduce
 
+from berth.hardware.protocols.codec import Codec, LineSettings
 from berth.hardware.protocols.framing import (
     ChecksumError,
     EtxError,
@@ -176,3 +177,7 @@ def request_decoder() -> StreamDecoder[Frame]:
 def reply_decoder(request: Frame | None, channels: int) -> StreamDecoder[Frame]:
     """Replies to ``request`` on a board of ``channels`` channels (the length depends on both)."""
     return StreamDecoder(partial(parse_reply, request, channels), HEADERS)
+
+
+CODEC: Codec[Frame] = Codec(encode, decode, request_decoder, reply_decoder)
+LINE = LineSettings(baud=9600)

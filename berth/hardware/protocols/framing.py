@@ -80,10 +80,6 @@ class StreamDecoder(Generic[F]):
             self._buffer.clear()
         return frames
 
-    def reset(self) -> None:
-        self.discarded += len(self._buffer)
-        self._buffer.clear()
-
     def _drain(self, final: bool) -> list[F]:
         frames: list[F] = []
         while self._buffer:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+from berth.hardware.protocols.codec import Codec, LineSettings
 from berth.hardware.protocols.framing import (
     ChecksumError,
     EtxError,
@@ -201,3 +202,8 @@ def request_decoder() -> StreamDecoder[Frame]:
 def reply_decoder() -> StreamDecoder[Frame]:
     """What the driver hears: replies only."""
     return StreamDecoder(parse_reply, bytes([STX]))
+
+
+CODEC: Codec[Frame] = Codec(encode, decode, request_decoder, lambda _request, _channels:
+                            reply_decoder())
+LINE = LineSettings(baud=19200)
