@@ -89,10 +89,8 @@ class GatewayService:
 
     # --- what the tower uses (berth/tower/ports.py) -----------------------------------------
 
-    @property
-    def store(self) -> TransactionService:
-        """The tower's ``LockerStore``: it holds lockers for cloud parcels (``hold_locker``)."""
-        return self.transactions
+    def hold_locker(self, locker_id: int, transaction_id: str, holder: str) -> bool:
+        return self.transactions.hold_locker(locker_id, transaction_id, holder)
 
     def release(self, transaction_id: str) -> TransactionRecord | None:
         return self.transactions.release(transaction_id)

@@ -67,7 +67,7 @@ class _GatewayHolder:
         self.gateway = gateway
 
     def hold(self, gateway_locker_id: int, hold_id: str) -> bool:
-        return self.gateway.store.hold_locker(gateway_locker_id, hold_id, "a cloud parcel")
+        return self.gateway.hold_locker(gateway_locker_id, hold_id, "a cloud parcel")
 
     def release(self, hold_id: str) -> None:
         self.gateway.release(hold_id)

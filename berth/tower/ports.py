@@ -14,12 +14,6 @@ from berth.storage import Database
 from berth.tower.service import OpenedDoor
 
 
-class LockerStore(Protocol):
-    """The gateway storage call that holds a locker for a cloud parcel."""
-
-    def hold_locker(self, locker_id: int, transaction_id: str, holder: str) -> bool: ...
-
-
 class HostGateway(Protocol):
     """The running gateway, as the tower uses it (``berth.gateway.service.GatewayService``)."""
 
@@ -29,8 +23,10 @@ class HostGateway(Protocol):
     @property
     def clock(self) -> Clock: ...
 
-    @property
-    def store(self) -> LockerStore: ...
+    def hold_locker(self, locker_id: int, transaction_id: str, holder: str) -> bool:
+        """Hold a free locker for a cloud parcel as transaction ``transaction_id``; False if
+        the locker is held already (a local transaction got there first)."""
+        ...
 
     @property
     def bus(self) -> EventBus:
