@@ -8,7 +8,7 @@ subscriber that raises is logged and counted (``failures``) and keeps receiving.
 
 ``publish`` is safe from any thread (the gateway's store runs in worker threads): off the loop
 it hands the event over with ``loop.call_soon_threadsafe``. Handlers run on the event loop; a
-handler with blocking work awaits it in a thread (``asyncio.to_thread``).
+handler with blocking work awaits it in a thread (``berth.kit.threads.run_blocking``).
 """
 
 from __future__ import annotations
