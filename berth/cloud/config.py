@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from berth.clock import Clock, utcnow
-from berth.cloud.dispatch import Consumer, JsonLinesConsumer
+from berth.cloud.events.dispatch import Consumer, JsonLinesConsumer
 from berth.settings import Settings, get_settings
 
 

@@ -104,7 +104,7 @@ def test_token_of_unknown_client_is_401(cloud: Cloud) -> None:
     now = int(cloud.clock().timestamp())
     token = jwt.encode(
         {"sub": "berth-ghost", "scope": "service_provider", "iat": now, "exp": now + 300},
-        cloud.service.jwt_key,
+        cloud.service.ctx.jwt_key,
         algorithm="HS256",
     )
     r = cloud.http.get("/api/v1/towers", headers={"Authorization": f"Bearer {token}"})

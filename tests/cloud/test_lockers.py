@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from berth.cloud import store
+from berth.cloud.lockers import repository as lockers_repo
 from berth.cloud.tables import reservations
 from tests.cloud.conftest import Cloud, make_cloud, wait_until
 
@@ -198,13 +198,13 @@ def test_sweeper_expires_reservations_and_unused_dropoff_tokens(cloud: Cloud) ->
     post(cloud, ids[0], "reservations", {"duration": 300})
     post(cloud, ids[1], "dropoff-locker-tokens", {"client_info": "", "duration": 200})
     post(cloud, ids[1], "dropoff-locker-tokens", {"client_info": "", "duration": 500})
-    assert cloud.service.sweep() == 0
+    assert cloud.service.lockers.sweep() == 0
     cloud.clock.advance(300)
-    assert cloud.service.sweep() == 1  # the reservation; the rental lasts to its last token
+    assert cloud.service.lockers.sweep() == 1  # the reservation; the rental lasts to its last token
     cloud.clock.advance(200)
-    assert cloud.service.sweep() == 1
+    assert cloud.service.lockers.sweep() == 1
     with cloud.service.db.read() as conn:
-        states = {r["id"]: r["state"] for r in store.tower_lockers(conn, cloud.tower_id)}
+        states = {r["id"]: r["state"] for r in lockers_repo.tower_lockers(conn, cloud.tower_id)}
     assert states[ids[0]] == states[ids[1]] == 1
 
 
@@ -213,7 +213,7 @@ def test_expired_dropoff_token_used_later_is_ignored(cloud: Cloud) -> None:
     tok = post(cloud, lid, "dropoff-locker-tokens", {"client_info": "", "duration": 60}).json()
     cloud.clock.advance(61)
     cloud._tokens.clear()
-    cloud.service.sweep()
+    cloud.service.lockers.sweep()
     r = cloud.post_events(
         cloud.event("dropoff_token_used", locker_id=lid, token_id=tok["token_id"])
     )
@@ -233,7 +233,7 @@ def test_background_sweeper_runs_in_the_app(tmp_path: Path) -> None:
 
     def stored_state() -> int:
         with c.service.db.read() as conn:
-            row = store.locker(conn, lid)
+            row = lockers_repo.locker(conn, lid)
         assert row is not None
         return row["state"]
 

@@ -44,8 +44,8 @@ class CountingHasher(PasswordHasher):
 
 
 def counting(cloud: Cloud) -> CountingHasher:
-    hasher = CountingHasher(cloud.service.hasher.argon2)
-    cloud.service.hasher.argon2 = hasher
+    hasher = CountingHasher(cloud.service.ctx.hasher.argon2)
+    cloud.service.ctx.hasher.argon2 = hasher
     return hasher
 
 
@@ -91,7 +91,7 @@ def stored_hash(cloud: Cloud, client_id: str) -> str:
 
 def test_argon2_is_sized_for_a_server(cloud: Cloud) -> None:
     """OWASP's argon2id: 19 MiB, 2 passes, 1 lane (argon2-cffi's default is 64 MiB, t=3, p=4)."""
-    argon2 = cloud.service.hasher.argon2
+    argon2 = cloud.service.ctx.hasher.argon2
     assert (argon2.memory_cost, argon2.time_cost, argon2.parallelism) == (19 * 1024, 2, 1)
     assert "$m=19456,t=2,p=1$" in stored_hash(cloud, cloud.creds("demo")["client_id"])
 
@@ -133,7 +133,7 @@ def test_a_full_hashing_queue_answers_503_with_retry_after(sqlite_url: str,
                                                           tmp_path: Path) -> None:
     with custom_cloud(sqlite_url, tmp_path, hash_concurrency=1, hash_queue=0) as cloud:
         hasher = counting(cloud)
-        with cloud.service.hasher.slot():  # someone else's check is running
+        with cloud.service.ctx.hasher.slot():  # someone else's check is running
             r = login(cloud.http, cloud.creds("demo"))
         assert r.status_code == 503 and r.json()["detail"]["code"] == "BUSY"
         assert r.headers["Retry-After"] == "1" and hasher.calls == 0
@@ -235,7 +235,7 @@ def test_waiting_for_a_hashing_slot_never_holds_the_write_lock(sqlite_url: str,
                       hash_wait=120) as cloud:
         operator, partner = cloud.headers("operator", "operator"), cloud.headers()
         answers: list[httpx.Response] = []
-        with cloud.service.hasher.slot():  # the only slot is busy
+        with cloud.service.ctx.hasher.slot():  # the only slot is busy
             creating = threading.Thread(target=lambda: answers.append(cloud.http.post(
                 "/api/v1/admin/partners", json={"name": "acme"}, headers=operator)))
             creating.start()

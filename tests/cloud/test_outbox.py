@@ -15,14 +15,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from berth.clock import FakeClock
-from berth.cloud import outbox
 from berth.cloud.app import build_service, dispatch_task
 from berth.cloud.config import CloudConfig
-from berth.cloud.dispatch import Dispatcher
-from berth.cloud.errors import Conflict
-from berth.cloud.schemas import LockerCreate, PartnerEvent
-from berth.cloud.service import CloudService
+from berth.cloud.events import outbox
+from berth.cloud.events.dispatch import Dispatcher
+from berth.cloud.lockers.schemas import LockerCreate
+from berth.cloud.services import CloudServices
 from berth.cloud.tables import outbox as outbox_table
+from berth.contracts.cloud import PartnerEvent
+from berth.domain.errors import Conflict
 from berth.domain.tokens import TokenKind, sign_event
 from berth.storage import Database
 from tests.cloud.conftest import Cloud, make_cloud, wait_until
@@ -45,20 +46,20 @@ class Recorder:
 
 
 @pytest.fixture
-def svc(db_url: str, tmp_path: Path) -> Iterator[tuple[CloudService, FakeClock, int, str]]:
+def svc(db_url: str, tmp_path: Path) -> Iterator[tuple[CloudServices, FakeClock, int, str]]:
     clock = FakeClock()
     service = build_service(CloudConfig(db_url=db_url, data_dir=tmp_path, clock=clock,
                                         sweep_interval=0))
-    pid = service.create_partner("p").partner_id
+    pid = service.partners.create_partner("p").partner_id
     assert pid is not None
-    tower = service.create_tower("t")
-    service.add_lockers(tower.id, [LockerCreate(name=str(i)) for i in range(12)])
-    service.assign_tower(tower.id, pid)
+    tower = service.towers.create_tower("t")
+    service.lockers.add_lockers(tower.id, [LockerCreate(name=str(i)) for i in range(12)])
+    service.towers.assign_tower(tower.id, pid)
     yield service, clock, pid, tower.id
     service.db.dispose()
 
 
-def rows(service: CloudService, after_id: int = 0) -> list[dict[str, Any]]:
+def rows(service: CloudServices, after_id: int = 0) -> list[dict[str, Any]]:
     with service.db.read() as conn:
         query = select(outbox_table).where(outbox_table.c.id > after_id).order_by("id")
         return [dict(r) for r in conn.execute(query).mappings()]
@@ -67,7 +68,7 @@ def rows(service: CloudService, after_id: int = 0) -> list[dict[str, Any]]:
 class Watch:
     """The outbox rows written since the last look."""
 
-    def __init__(self, service: CloudService) -> None:
+    def __init__(self, service: CloudServices) -> None:
         self.service, self.last = service, 0
 
     def new(self) -> Counter[str]:
@@ -77,8 +78,8 @@ class Watch:
         return Counter(r["type"] for r in found)
 
 
-def ids(service: CloudService, tower_id: str, pid: int) -> list[int]:
-    return [lk.id for lk in service.list_lockers(pid, tower_id)]
+def ids(service: CloudServices, tower_id: str, pid: int) -> list[int]:
+    return [lk.id for lk in service.lockers.list_lockers(pid, tower_id)]
 
 
 def test_each_kind_of_change_writes_its_events_once(svc: Any) -> None:
@@ -87,36 +88,37 @@ def test_each_kind_of_change_writes_its_events_once(svc: Any) -> None:
     watch = Watch(service)
     changed = "locker.state_changed"
 
-    res = service.create_reservation(pid, tower, lk[0], 60)
+    res = service.reservations.create_reservation(pid, tower, lk[0], 60)
     assert watch.new() == {changed: 1, "reservation.created": 1}
-    service.cancel_reservation(pid, tower, lk[0], res.id)
+    service.reservations.cancel_reservation(pid, tower, lk[0], res.id)
     assert watch.new() == {changed: 1, "reservation.cancelled": 1}
-    service.create_reservation(pid, tower, lk[1], 60)
+    service.reservations.create_reservation(pid, tower, lk[1], 60)
     watch.new()
     clock.advance(61)
-    assert service.sweep() == 1
+    assert service.lockers.sweep() == 1
     assert watch.new() == {changed: 1, "reservation.expired": 1}
 
-    service.create_reservation(pid, tower, lk[2], 60)
+    service.reservations.create_reservation(pid, tower, lk[2], 60)
     watch.new()
-    drop = service.issue_token(pid, tower, lk[2], TokenKind.DROPOFF, 600)
+    drop = service.tokens.issue_token(pid, tower, lk[2], TokenKind.DROPOFF, 600)
     assert watch.new() == {changed: 1, "reservation.used": 1, "token.issued": 1}
-    release = service.release_locker(pid, tower, lk[2], 600)
+    release = service.tokens.decline_locker(pid, tower, lk[2], 600)
     assert watch.new() == {changed: 1, "token.issued": 1}
 
-    service.issue_token(pid, tower, lk[3], TokenKind.DROPOFF, 600)
+    service.tokens.issue_token(pid, tower, lk[3], TokenKind.DROPOFF, 600)
     watch.new()
-    key = service.provisioning(tower)
+    key = service.towers.provisioning(tower)
     tower_key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(key.tower_private_key))
     event = sign_event({"tower_id": tower, "seq": 1, "type": "dropoff_token_used",
                         "timestamp": int(clock().timestamp()), "locker_id": lk[2],
                         "token_id": drop.token_id}, tower_key)
-    assert service.ingest_events(pid, tower, [event])[0].outcome == "applied"
+    assert service.tower_sync.ingest_events(pid, tower, [event])[0].outcome == "applied"
     assert watch.new() == {changed: 1, "tower.event_applied": 1}
-    assert service.ingest_events(pid, tower, [event])[0].outcome == "duplicate"
+    assert service.tower_sync.ingest_events(pid, tower, [event])[0].outcome == "duplicate"
     assert watch.new() == {}  # a replay changes nothing, so it tells nothing
 
-    service.set_out_of_service(tower, lk[5], True)  # no holder: the tower's partners hear it
+    # no holder: the tower's partners hear it
+    service.lockers.set_out_of_service(tower, lk[5], True)
     assert watch.new() == {changed: 1}
 
     everything = rows(service)
@@ -134,15 +136,15 @@ def test_each_kind_of_change_writes_its_events_once(svc: Any) -> None:
 def test_a_change_that_rolls_back_writes_no_event(svc: Any) -> None:
     service, clock, pid, tower = svc
     lk = ids(service, tower, pid)
-    service.create_reservation(pid, tower, lk[0], 60)
+    service.reservations.create_reservation(pid, tower, lk[0], 60)
     before = len(rows(service))
     with pytest.raises(Conflict):  # occupied by a reservation already
-        service.create_reservation(pid, tower, lk[0], 60)
+        service.reservations.create_reservation(pid, tower, lk[0], 60)
     clock.advance(61)
     # The lazy expiry runs (and emits) inside the transaction; the refusal after it rolls back
     # both the expiry and its events.
     with pytest.raises(Conflict):
-        service.issue_token(pid, tower, lk[0], TokenKind.PICKUP, 60)
+        service.tokens.issue_token(pid, tower, lk[0], TokenKind.PICKUP, 60)
     assert len(rows(service)) == before
     with pytest.raises(ZeroDivisionError), outbox.transaction(service.db) as conn:
         outbox.emit(conn, [pid], "locker.state_changed", tower, lk[1], clock(), {})
@@ -155,13 +157,13 @@ def test_a_change_that_rolls_back_writes_no_event(svc: Any) -> None:
 def test_positions_stay_gap_free_under_concurrent_writers(svc: Any) -> None:
     service, _, pid, tower = svc
     lk = ids(service, tower, pid)
-    other = service.create_partner("q").partner_id
-    service.assign_tower(tower, other)
+    other = service.partners.create_partner("q").partner_id
+    service.towers.assign_tower(tower, other)
 
     def churn(who: int, locker: int) -> None:
         for _ in range(4):
-            res = service.create_reservation(who, tower, locker, 60)
-            service.cancel_reservation(who, tower, locker, res.id)
+            res = service.reservations.create_reservation(who, tower, locker, 60)
+            service.reservations.cancel_reservation(who, tower, locker, res.id)
 
     threads = [threading.Thread(target=churn, args=(pid if i % 2 else other, locker))
                for i, locker in enumerate(lk[:8])]
@@ -181,7 +183,7 @@ def test_dispatcher_hands_each_event_once_and_takes_over_a_dead_claim(svc: Any) 
     service, clock, pid, tower = svc
     lk = ids(service, tower, pid)
     for locker in lk[:3]:
-        service.create_reservation(pid, tower, locker, 600)
+        service.reservations.create_reservation(pid, tower, locker, 600)
     dead = Dispatcher(service.db, [Recorder()], clock=clock, lease=30, name="dead")
     assert len(dead._claim()) == 6  # claimed, then the process "dies" before dispatching
     live_recorder = Recorder()
@@ -198,7 +200,7 @@ def test_a_failing_consumer_leaves_the_event_for_a_retry_in_order(svc: Any) -> N
     service, clock, pid, tower = svc
     lk = ids(service, tower, pid)
     for locker in lk[:2]:
-        service.create_reservation(pid, tower, locker, 600)
+        service.reservations.create_reservation(pid, tower, locker, 600)
     recorder = Recorder(fail_on=2)
     dispatcher = Dispatcher(service.db, [recorder], clock=clock)
     assert dispatcher.run_once() == 1
@@ -210,13 +212,13 @@ def test_two_dispatchers_on_postgres_dispatch_each_event_exactly_once(
     postgres_url: str, tmp_path: Path
 ) -> None:
     service = build_service(CloudConfig(db_url=postgres_url, data_dir=tmp_path, sweep_interval=0))
-    pid = service.create_partner("p").partner_id
+    pid = service.partners.create_partner("p").partner_id
     assert pid is not None
-    tower = service.create_tower("t")
-    service.add_lockers(tower.id, [LockerCreate(name=str(i)) for i in range(30)])
-    service.assign_tower(tower.id, pid)
+    tower = service.towers.create_tower("t")
+    service.lockers.add_lockers(tower.id, [LockerCreate(name=str(i)) for i in range(30)])
+    service.towers.assign_tower(tower.id, pid)
     for locker in ids(service, tower.id, pid):
-        service.create_reservation(pid, tower.id, locker, 600)
+        service.reservations.create_reservation(pid, tower.id, locker, 600)
     recorder = Recorder()
     dispatchers = [Dispatcher(service.db, [recorder], batch=4, name=f"d{i}") for i in range(2)]
 
@@ -259,11 +261,11 @@ def test_the_app_dispatches_in_the_background(live: tuple[Cloud, Recorder]) -> N
 def test_a_partner_reads_only_its_own_stream(cloud: Cloud) -> None:
     c = cloud
     svc = c.service
-    own = svc.create_tower("other's")
-    svc.add_lockers(own.id, [LockerCreate(name="1")])
-    other_id = svc.partner_id("other")
-    svc.assign_tower(own.id, other_id)
-    other_locker = svc.list_lockers(other_id, own.id)[0].id
+    own = svc.towers.create_tower("other's")
+    svc.lockers.add_lockers(own.id, [LockerCreate(name="1")])
+    other_id = svc.partners.partner_id("other")
+    svc.towers.assign_tower(own.id, other_id)
+    other_locker = svc.lockers.list_lockers(other_id, own.id)[0].id
     for lid in c.locker_ids()[:3]:
         assert c.http.post(f"{c.lockers_url()}/{lid}/reservations", json={"duration": 60},
                            headers=c.headers()).status_code == 201

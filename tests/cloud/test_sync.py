@@ -93,8 +93,8 @@ def test_release_flow_bumps_generation_and_acks_command(cloud: Cloud) -> None:
     assert cloud.state(lid) == "available"
     assert cloud.http.get(url, headers=sdk).json()["commands"] == []  # acknowledged
     # the tower's generation moved on: the old drop-off token is dead offline
-    keys = cloud.service.keyring.public_keys()
-    gens = cloud.service.provisioning(cloud.tower_id).generations
+    keys = cloud.service.ctx.keyring.public_keys()
+    gens = cloud.service.towers.provisioning(cloud.tower_id).generations
     now = cloud.clock().timestamp()
     try:
         verify(drop["payload"], drop["payload_auth"], cloud.tower_id, now, keys, gens)

@@ -1,8 +1,9 @@
-"""Request and response models, named after the API's schemas.
+"""The Cloud API's response bodies the SDK parses: shared by the cloud and its clients.
 
 The locker keeps the original's camelCase shape (``isLowLocker``, ``towerId``, ``accessMode``) so
 integrators of the original feel at home; every other body is snake_case like the original's
-token bodies (``client_info``, ``payload_auth``).
+token bodies (``client_info``, ``payload_auth``). Request bodies the server alone validates stay
+in the cloud's domain packages (``berth/cloud/<domain>/schemas.py``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-TOWER_ID_PATTERN = r"^[0-9a-fA-F]{16}$"
-MAX_RESERVATION_S = 24 * 3600
-MAX_TOKEN_S = 7 * 24 * 3600
 MAX_ID = 2**31 - 1  # ids are 32-bit integer columns: larger input is a 422, not a DB error
 MAX_SIZE_MM = 100_000
 
@@ -23,17 +21,6 @@ class Strict(BaseModel):
     """Request bodies: no coercion, so ``"300"`` or ``true`` is not a duration (422)."""
 
     model_config = ConfigDict(strict=True)
-
-
-class ErrorDetail(BaseModel):
-    code: str = Field(examples=["LOCKER_NOT_FOUND"])
-    message: str
-
-
-class ErrorBody(BaseModel):
-    """Every deliberate refusal: ``{"detail": {"code", "message"}}``."""
-
-    detail: ErrorDetail
 
 
 # ---- auth -------------------------------------------------------------------------------------
@@ -102,10 +89,6 @@ class AssignedLocker(Locker):
 # ---- reservations and tokens --------------------------------------------------------------
 
 
-class ReservationCreate(Strict):
-    duration: int = Field(gt=0, le=MAX_RESERVATION_S, description="Seconds, e.g. 300.")
-
-
 class Reservation(BaseModel):
     id: str
     locker_id: int
@@ -113,17 +96,6 @@ class Reservation(BaseModel):
     status: Literal["active", "cancelled", "expired", "used"]
     created_at: datetime
     expires_at: datetime
-
-
-class LockerTokenCreate(Strict):
-    client_info: str = Field("", max_length=1000, description="Send an empty string.")
-    duration: int = Field(gt=0, le=MAX_TOKEN_S, description="Seconds the token stays valid.")
-
-
-class ReleaseLockerCreate(Strict):
-    duration: int = Field(
-        MAX_TOKEN_S, gt=0, le=MAX_TOKEN_S, description="Seconds the release token stays valid."
-    )
 
 
 class LockerToken(BaseModel):
@@ -144,25 +116,6 @@ class ReleaseLockerResult(LockerToken):
 
 
 # ---- tower sync (SDK) -----------------------------------------------------------------------
-
-
-class TowerEvent(BaseModel):
-    """One event from the tower's log, exactly as the tower signed it (extra fields allowed)."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    tower_id: str = Field(max_length=16)
-    seq: int = Field(ge=0, le=2**63 - 1)
-    type: str = Field(max_length=40)
-    timestamp: int = Field(ge=0, le=2**63 - 1)
-    locker_id: int | None = Field(None, ge=1, le=MAX_ID)
-    token_id: str | None = Field(None, max_length=32)
-    command_id: int | None = Field(None, ge=1, le=MAX_ID)
-    signature: str = Field(max_length=128)
-
-
-class EventBatch(Strict):
-    events: list[TowerEvent] = Field(min_length=1, max_length=500)
 
 
 class EventResult(BaseModel):
@@ -189,60 +142,7 @@ class CommandList(BaseModel):
     commands: list[Command]
 
 
-# ---- operator ---------------------------------------------------------------------------------
-
-
-class PartnerCreate(Strict):
-    name: str = Field(min_length=1, max_length=100)
-
-
-class ClientCredentials(BaseModel):
-    partner_id: int | None
-    name: str
-    client_id: str
-    client_secret: str = Field(description="Shown once; only its argon2 hash is stored.")
-    scopes: list[str]
-
-
-class Partner(BaseModel):
-    id: int
-    name: str
-
-
-class TowerCreate(Strict):
-    name: str = Field(min_length=1, max_length=100)
-    id: str | None = Field(None, pattern=TOWER_ID_PATTERN, description="Random when omitted.")
-
-
-class LockerCreate(Strict):
-    name: str = Field(min_length=1, max_length=50)
-    type: Literal["small", "medium", "large", "xlarge"] = "medium"
-    isLowLocker: bool = False
-    accessMode: str = Field("public", max_length=20)
-    dimensions: Dimensions = Dimensions()
-
-
-class LockersCreate(Strict):
-    lockers: list[LockerCreate] = Field(min_length=1, max_length=1000)
-
-
-class OutOfServiceUpdate(Strict):
-    outOfService: bool
-
-
-class TowerProvisioning(BaseModel):
-    """What an installer loads into a tower; operators only."""
-
-    tower_id: str
-    tower_private_key: str = Field(description="Hex raw Ed25519 private key of the tower.")
-    tower_public_key: str
-    cloud_public_keys: dict[str, str] = Field(description="Key id -> hex raw Ed25519 public key.")
-    generations: dict[int, int] = Field(description="Locker id -> current token generation.")
-
-
 # ---- the partner's event stream (the outbox) --------------------------------------------------
-
-MAX_EVENTS_PAGE = 500
 
 
 class PartnerEvent(BaseModel):

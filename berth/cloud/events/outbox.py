@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from berth.cloud.schemas import PartnerEvent
-from berth.cloud.tables import outbox, outbox_positions, tower_partners
+from berth.cloud.tables import outbox, outbox_positions
+from berth.contracts.cloud import PartnerEvent
 from berth.storage import Database
 
 _PENDING = "berth_outbox_pending"
@@ -69,12 +69,6 @@ def emit(
         raise RuntimeError("outbox.emit outside outbox.transaction: the event would be lost")
     for pid in partner_ids:
         pending.append(Pending(pid, type_, tower_id, locker_id, occurred_at, data))
-
-
-def tower_partner_ids(conn: Connection, tower_id: str) -> list[int]:
-    """Who hears about a tower's lockers when no partner holds the locker."""
-    query = select(tower_partners.c.partner_id).where(tower_partners.c.tower_id == tower_id)
-    return sorted(conn.execute(query.order_by(tower_partners.c.partner_id)).scalars())
 
 
 def flush(conn: Connection, pending: list[Pending]) -> None:

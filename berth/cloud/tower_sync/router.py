@@ -8,30 +8,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from berth.cloud.deps import Service, TowerAccess, TowerId
+from berth.cloud.deps import TowerAccess, TowerId, TowerSync
 from berth.cloud.errors import responses
-from berth.cloud.schemas import MAX_ID, CommandList, EventBatch, EventBatchResult
+from berth.cloud.tower_sync.schemas import EventBatch
+from berth.contracts.cloud import MAX_ID, CommandList, EventBatchResult
 
 router = APIRouter(
-    prefix="/sdk/v1/towers/{tower_id}", tags=["tower sync"], responses=responses(401, 403, 404)
+    prefix="/sdk/v1/towers/{tower_id}", tags=["tower sync"],
+    responses=responses(401, 403, 404, 503),
 )
 
 
 @router.post("/events", response_model=EventBatchResult, responses=responses(400))
 def post_events(
-    service: Service, partner: TowerAccess, tower_id: TowerId, body: EventBatch
+    sync: TowerSync, partner: TowerAccess, tower_id: TowerId, body: EventBatch
 ) -> EventBatchResult:
     """Apply the tower's signed events once each (per ``seq``); replays come back ``duplicate``."""
     events = [e.model_dump(exclude_unset=True) for e in body.events]
-    return EventBatchResult(results=service.ingest_events(partner, tower_id, events))
+    return EventBatchResult(results=sync.ingest_events(partner, tower_id, events))
 
 
 @router.get("/commands", response_model=CommandList)
 def get_commands(
-    service: Service,
+    sync: TowerSync,
     partner: TowerAccess,
     tower_id: TowerId,
     after: int = Query(0, ge=0, le=MAX_ID, description="Only commands with a larger id."),
 ) -> CommandList:
     """Commands not yet acknowledged by the tower, oldest first."""
-    return service.pending_commands(partner, tower_id, after)
+    return sync.pending_commands(partner, tower_id, after)

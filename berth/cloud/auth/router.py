@@ -16,14 +16,14 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.security import HTTPBasic
 
-from berth.cloud.deps import AnyCaller, Service
-from berth.cloud.errors import BadRequest, TooManyRequests, Unauthorized, responses
-from berth.cloud.schemas import TokenResponse, WhoAmI
+from berth.cloud.deps import AnyCaller, Auth
+from berth.cloud.errors import BasicChallenge, responses
+from berth.contracts.cloud import TokenResponse, WhoAmI
+from berth.domain.errors import InvalidInput, TooManyAttempts, Unauthenticated
 from berth.ratelimit import FailureLimiter
 from berth.ratelimit import address as client_address
 
 router = APIRouter(tags=["auth"])
-BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="berth"'}
 
 
 class ClientSecretBasic(HTTPBasic):
@@ -44,18 +44,18 @@ def parse_basic(value: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, ValueError) as exc:
-        raise Unauthorized("INVALID_CLIENT", "The Basic credentials are not valid base64 "
-                           "of 'client_id:client_secret'.", BASIC_CHALLENGE) from exc
+        raise BasicChallenge("INVALID_CLIENT", "The Basic credentials are not valid base64 "
+                             "of 'client_id:client_secret'.") from exc
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
-        raise Unauthorized("INVALID_CLIENT", "The Basic credentials must be "
-                           "'client_id:client_secret'.", BASIC_CHALLENGE)
+        raise BasicChallenge("INVALID_CLIENT", "The Basic credentials must be "
+                             "'client_id:client_secret'.")
     return unquote_plus(client_id), unquote_plus(secret)
 
 
 def _one(name: str, in_header: str | None, in_form: str | None) -> str | None:
     if in_header is not None and in_form is not None and in_header != in_form:
-        raise BadRequest("INVALID_REQUEST",
+        raise InvalidInput("INVALID_REQUEST",
                          f"{name} differs between the Authorization header and the form.")
     return in_header if in_header is not None else in_form
 
@@ -70,7 +70,7 @@ def _one(name: str, in_header: str | None, in_form: str | None) -> str | None:
 )
 def token(
     request: Request,
-    service: Service,
+    auth: Auth,
     basic: Annotated[str | None, Depends(_basic)],
     grant_type: Annotated[str, Form()],
     client_id: Annotated[str | None, Form()] = None,
@@ -82,26 +82,27 @@ def token(
     cid = _one("client_id", header_id, client_id)
     secret = _one("client_secret", header_secret, client_secret)
     if grant_type != "client_credentials":
-        raise BadRequest("UNSUPPORTED_GRANT_TYPE", "Only grant_type=client_credentials.")
-    challenge = BASIC_CHALLENGE if basic is not None else None
+        raise InvalidInput("UNSUPPORTED_GRANT_TYPE", "Only grant_type=client_credentials.")
     if not cid or secret is None:
-        raise Unauthorized("INVALID_CLIENT", "Send client_id and client_secret in the form or "
-                           "in HTTP Basic.", BASIC_CHALLENGE)
+        raise BasicChallenge("INVALID_CLIENT", "Send client_id and client_secret in the form or "
+                             "in HTTP Basic.")
     limiter: FailureLimiter = request.app.state.login_limiter
     address = client_address(request.client)
     wait = limiter.retry_after(client=cid, address=address)
     if wait is not None:
-        raise TooManyRequests(wait)
+        raise TooManyAttempts("TOO_MANY_ATTEMPTS",
+                              f"Too many failed attempts; try again in {wait} s.",
+                              retry_after=wait)
     try:
-        return service.issue_access_token(cid, secret, scope)
-    except Unauthorized as exc:
+        return auth.issue_access_token(cid, secret, scope)
+    except Unauthenticated as exc:
         limiter.failed(client=cid, address=address)
-        if challenge:
-            exc.headers = challenge
+        if basic is not None:
+            raise BasicChallenge(exc.code, exc.message) from exc
         raise
 
 
-@router.post("/api/v1/login/test-token", response_model=WhoAmI, responses=responses(401))
-def test_token(service: Service, principal: AnyCaller) -> WhoAmI:
+@router.post("/api/v1/login/test-token", response_model=WhoAmI, responses=responses(401, 503))
+def test_token(auth: Auth, principal: AnyCaller) -> WhoAmI:
     """Echo who the token belongs to (any scope)."""
-    return service.whoami(principal)
+    return auth.whoami(principal)

@@ -11,7 +11,7 @@ from typing import Literal
 from fastapi import Response
 from pydantic import BaseModel
 
-from berth.cloud.deps import Service
+from berth.cloud.deps import AllServices
 from berth.health import health_router
 
 router = health_router("health")
@@ -24,9 +24,9 @@ class Readiness(BaseModel):
 
 @router.get("/health", response_model=Readiness, responses={503: {"model": Readiness}},
             summary="Readiness check")
-def ready(service: Service, response: Response) -> Readiness:
+def ready(services: AllServices, response: Response) -> Readiness:
     """200 when the database answers a query, 503 when it does not."""
-    if service.db.ping():
+    if services.ping():
         return Readiness(status="ok", database="ok")
     response.status_code = 503
     return Readiness(status="degraded", database="unavailable")

@@ -24,7 +24,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from berth.cloud.errors import Busy, Unauthorized
+from berth.domain.errors import Unauthenticated, Unavailable
 
 SERVICE_PROVIDER = "service_provider"
 TOWER_ACCESS = "tower_access"
@@ -59,12 +59,18 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def busy() -> Unavailable:
+    """The refusal when every hashing slot and queue place is taken."""
+    return Unavailable("BUSY", "Too many credential checks at once; try again shortly.",
+                       retry_after=1)
+
+
 class SecretHasher:
     """argon2id for client secrets, with a cap on the hashes computed at once.
 
     At most ``slots`` hashes run at the same time (memory: ``slots`` x 19 MiB); up to ``queue``
-    more callers wait at most ``wait`` seconds for a slot; anyone beyond gets :class:`Busy`
-    (503) at once instead of holding a worker thread.
+    more callers wait at most ``wait`` seconds for a slot; anyone beyond gets ``BUSY``
+    (:class:`Unavailable`, 503) at once instead of holding a worker thread.
     """
 
     def __init__(self, slots: int | None = None, queue: int = 8, wait: float = 10.0) -> None:
@@ -80,10 +86,10 @@ class SecretHasher:
     @contextmanager
     def slot(self) -> Iterator[None]:
         if not self._admitted.acquire(blocking=False):
-            raise Busy()
+            raise busy()
         try:
             if not self._running.acquire(timeout=self.wait):
-                raise Busy()
+                raise busy()
             try:
                 yield
             finally:
@@ -133,8 +139,10 @@ def decode_access_token(token: str, key: bytes, now: datetime) -> dict[str, obje
             options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp", "scope"]},
         )
     except jwt.PyJWTError as exc:
-        raise Unauthorized("TOKEN_INVALID", "The access token is malformed or forged.") from exc
+        raise Unauthenticated("TOKEN_INVALID",
+                              "The access token is malformed or forged.") from exc
     exp = claims.get("exp")
     if not isinstance(exp, int) or exp <= now.timestamp():
-        raise Unauthorized("TOKEN_EXPIRED", "The access token has expired; ask for a new one.")
+        raise Unauthenticated("TOKEN_EXPIRED",
+                              "The access token has expired; ask for a new one.")
     return claims

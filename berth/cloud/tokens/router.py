@@ -1,4 +1,5 @@
-"""Drop-off and pick-up tokens, and releaseLocker (which issues a release token)."""
+"""Drop-off and pick-up tokens, and releaseLocker (which declines the locker with a release
+token)."""
 
 from __future__ import annotations
 
@@ -6,32 +7,28 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Body
 
-from berth.cloud.deps import LockerId, Service, ServiceProvider, TowerId
+from berth.cloud.deps import LockerId, ServiceProvider, Tokens, TowerId
 from berth.cloud.errors import responses
-from berth.cloud.schemas import (
-    LockerToken,
-    LockerTokenCreate,
-    ReleaseLockerCreate,
-    ReleaseLockerResult,
-)
+from berth.cloud.tokens.schemas import LockerTokenCreate, ReleaseLockerCreate
+from berth.contracts.cloud import LockerToken, ReleaseLockerResult
 from berth.domain.tokens import TokenKind
 
 router = APIRouter(
     prefix="/api/v1/towers/{tower_id}/lockers/{locker_id}",
     tags=["locker tokens"],
-    responses=responses(400, 401, 403, 404, 409),
+    responses=responses(400, 401, 403, 404, 409, 503),
 )
 
 
 def _token_endpoint(kind: TokenKind, doc: str) -> Callable[..., LockerToken]:
     def endpoint(
-        service: Service,
+        tokens: Tokens,
         partner: ServiceProvider,
         tower_id: TowerId,
         locker_id: LockerId,
         body: LockerTokenCreate,
     ) -> LockerToken:
-        return service.issue_token(
+        return tokens.issue_token(
             partner, tower_id, locker_id, kind, body.duration, body.client_info
         )
 
@@ -59,11 +56,11 @@ for _path, _kind, _doc in (
 
 @router.post("/release-locker", response_model=ReleaseLockerResult, status_code=201)
 def release_locker(
-    service: Service,
+    tokens: Tokens,
     partner: ServiceProvider,
     tower_id: TowerId,
     locker_id: LockerId,
     body: ReleaseLockerCreate = Body(default_factory=ReleaseLockerCreate),
 ) -> ReleaseLockerResult:
     """releaseLocker: Rented -> Declined; the release token is also queued for the tower."""
-    return service.release_locker(partner, tower_id, locker_id, body.duration)
+    return tokens.decline_locker(partner, tower_id, locker_id, body.duration)

@@ -25,9 +25,9 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy import select, update
 
 from berth.clock import Clock, utcnow
-from berth.cloud.outbox import to_event
-from berth.cloud.schemas import PartnerEvent
+from berth.cloud.events.outbox import to_event
 from berth.cloud.tables import outbox
+from berth.contracts.cloud import PartnerEvent
 from berth.storage import Database
 
 log = logging.getLogger("berth.cloud.dispatch")
