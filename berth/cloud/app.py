@@ -26,7 +26,7 @@ from berth.cloud.errors import install_error_handlers
 from berth.cloud.events import router as events
 from berth.cloud.events.dispatch import Dispatcher
 from berth.cloud.health import router as health
-from berth.cloud.keys import KeyRing, Vault, load_or_create_secret
+from berth.cloud.keys import KeyRing, Vault
 from berth.cloud.lockers import router as lockers
 from berth.cloud.reservations import router as reservations
 from berth.cloud.services import CloudServices
@@ -34,6 +34,7 @@ from berth.cloud.tokens import router as tokens
 from berth.cloud.tower_sync import router as tower_sync
 from berth.cloud.towers import router as towers
 from berth.docs_assets import offline_docs_app
+from berth.kit.secret_files import load_or_create_secret
 from berth.kit.threads import run_blocking
 from berth.ratelimit import FailureLimiter
 from berth.storage import Database, migrate
