@@ -18,8 +18,9 @@ from sqlalchemy import insert
 
 from berth.cloud.app import build_service, create_app
 from berth.cloud.config import CloudConfig
-from berth.cloud.schemas import LockerCreate
-from berth.cloud.service import CloudService
+from berth.cloud.lockers.schemas import LockerCreate
+from berth.cloud.lockers.service import locker_values
+from berth.cloud.services import CloudServices
 from berth.cloud.tables import lockers, tower_partners, towers
 from berth.domain.tokens import TokenClaims, TokenKind, sign_token, verify
 from berth.settings import Settings
@@ -35,7 +36,7 @@ def rate(fn: Callable[[], object], seconds: float = 1.5) -> float:
     return n / (time.perf_counter() - start)
 
 
-def bulk_fleet(service: CloudService, n_towers: int, partner_id: int) -> str:
+def bulk_fleet(service: CloudServices, n_towers: int, partner_id: int) -> str:
     """Insert ``n_towers`` towers of 20 lockers with executemany; returns one assigned tower."""
     now = datetime.now(UTC)
     spec = LockerCreate(name="x")
@@ -50,7 +51,7 @@ def bulk_fleet(service: CloudService, n_towers: int, partner_id: int) -> str:
         )
         rows = []
         for t in ids:
-            base = CloudService.locker_values(t, spec, now)
+            base = locker_values(t, spec, now)
             rows.extend({**base, "name": str(n + 1)} for n in range(LOCKERS_PER_TOWER))
             if len(rows) >= 20_000:
                 conn.execute(insert(lockers), rows)
@@ -68,7 +69,7 @@ def lockers_latency(n_towers: int, root: Path) -> tuple[float, float, float]:
     data = root / f"fleet{n_towers}"
     config = CloudConfig.from_settings(Settings(data_dir=data), sweep_interval=0)
     service = build_service(config)
-    creds = service.create_partner("bench")
+    creds = service.partners.create_partner("bench")
     start = time.perf_counter()
     tower_id = bulk_fleet(service, n_towers, creds.partner_id or 0)
     load_s = time.perf_counter() - start
@@ -102,23 +103,23 @@ def main() -> None:
             CloudConfig.from_settings(Settings(data_dir=root / "tok"),
                                       db_url=f"sqlite:///{root / 'tok.db'}", sweep_interval=0)
         )
-        key = service.keyring.current
+        key = service.ctx.keyring.current
         claims = TokenClaims(
             "0011223344556677", 1, TokenKind.DROPOFF, "ab" * 16, 0, 2**31, key.key_id, 0
         )
         signed = sign_token(claims, key)
-        keys = service.keyring.public_keys()
+        keys = service.ctx.keyring.public_keys()
         sign_rate = rate(lambda: sign_token(claims, key))
         verify_rate = rate(
             lambda: verify(signed.payload, signed.payload_auth, "0011223344556677", 1000, keys, 0)
         )
-        creds = service.create_partner("p")
-        tower = service.create_tower("t")
-        locker = service.add_lockers(tower.id, [LockerCreate(name="1")])[0]
-        service.assign_tower(tower.id, creds.partner_id or 0)
+        creds = service.partners.create_partner("p")
+        tower = service.towers.create_tower("t")
+        locker = service.lockers.add_lockers(tower.id, [LockerCreate(name="1")])[0]
+        service.towers.assign_tower(tower.id, creds.partner_id or 0)
         pid = creds.partner_id or 0
         issue_rate = rate(
-            lambda: service.issue_token(pid, tower.id, locker.id, TokenKind.DROPOFF, 3000)
+            lambda: service.tokens.issue_token(pid, tower.id, locker.id, TokenKind.DROPOFF, 3000)
         )
         print(f"token sign (pure)            {sign_rate:9.0f} /s")
         print(f"token issue (service+DB)     {issue_rate:9.0f} /s  (SQLite, synchronous=FULL)")

@@ -45,13 +45,13 @@ def test_the_tower_does_not_load_the_gateway() -> None:
     """The tower knows its gateway only through ``tower/ports.py`` (the app factory wires it)."""
     loaded = loaded_by(*TOWER_MODULES)
     assert under(loaded, "berth.gateway", "berth.sdk.gateway") == set()  # wire schemas: contracts
-    assert under(loaded, "berth.cloud.service", "berth.cloud.store", "berth.cli") == set()
+    assert under(loaded, "berth.cloud", "berth.cli") == set()
 
 
 def test_the_sdk_loads_no_server_and_no_tower() -> None:
     loaded = loaded_by("berth.sdk.cloud", "berth.sdk.gateway")
     assert under(loaded, "berth.tower", "fastapi", "sqlalchemy", "berth.storage",
-                 "berth.gateway.service", "berth.cloud.service") == set()
+                 "berth.gateway.service", "berth.cloud") == set()
 
 
 def test_the_simulator_does_not_load_what_starts_it() -> None:

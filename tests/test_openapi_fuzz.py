@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import httpx
@@ -98,8 +99,9 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[
     service = build_service(config)
     seed = seed_demo(service)
     demo, op = seed["partners"]["demo"], seed["operator"]
+    issue = service.auth.issue_access_token
     tokens = {
-        scope: service.issue_access_token(c["client_id"], c["client_secret"], scope).access_token
+        scope: issue(c["client_id"], c["client_secret"], scope).access_token
         for scope, c in (("service_provider", demo), ("tower_access", demo), ("operator", op))
     }
     with serving(create_cloud(config, service)) as url:
@@ -111,7 +113,7 @@ def _documents() -> tuple[dict[str, Any], dict[str, Any]]:
     unused = f"sqlite:///{Path(tempfile.gettempdir()) / 'berth-openapi-unused.db'}"
     gateway = create_gateway(make_config(unused, tower=_identity()))
     cloud_app = create_cloud(cloud_config(db_url="sqlite://", data_dir=Path("unused")),
-                             service=cast(Any, object()))
+                             services=cast(Any, SimpleNamespace(bus=None)))
     return gateway.openapi(), cloud_app.openapi()
 
 

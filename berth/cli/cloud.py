@@ -60,14 +60,14 @@ def serve(
 @partners.command("create")
 def partners_create(name: str, db: str | None = DbOption) -> None:
     """Create a partner and print its new client credentials (the secret is shown once)."""
-    creds = _service(db).create_partner(name)
+    creds = _service(db).partners.create_partner(name)
     typer.echo(json.dumps(creds.model_dump(), indent=2))
 
 
 @partners.command("list")
 def partners_list(db: str | None = DbOption) -> None:
     table = Table("id", "name")
-    for p in _service(db).list_partners():
+    for p in _service(db).partners.list_partners():
         table.add_row(str(p.id), p.name)
     Console().print(table)
 
@@ -120,8 +120,8 @@ def towers_provision(
 
     Private keys go to files (mode 0600) only, never to the terminal.
     """
-    from berth.cloud.errors import CloudError
     from berth.cloud.provision import existing_tower, provision_tower
+    from berth.domain.errors import DomainError
 
     try:
         if gateway is None and site is None:
@@ -142,7 +142,7 @@ def towers_provision(
             lockers = site_lockers(load_site(site))
         identity = provision_tower(_service(db), partner, name, lockers, cloud_url=cloud_url,
                                    tower_id=tower_id)
-    except (CloudError, ValueError) as exc:
+    except (DomainError, ValueError) as exc:
         _fail(str(exc))
     _saved(identity, out, f"Tower [bold]{identity.tower_id}[/bold] for {partner}")
 
@@ -162,8 +162,8 @@ def towers_link(
     """
     from dataclasses import replace
 
-    from berth.cloud.errors import CloudError
     from berth.cloud.provision import cloud_link, existing_tower
+    from berth.domain.errors import DomainError
     from berth.tower.identity import IDENTITY_FILE, TowerIdentity
 
     try:
@@ -176,7 +176,7 @@ def towers_link(
                                                           partner))
         else:
             identity = existing_tower(_service(db), tower_id, cloud_url, partner)
-    except (CloudError, ValueError) as exc:
+    except (DomainError, ValueError) as exc:
         _fail(str(exc))
     _saved(identity, out, f"Tower [bold]{identity.tower_id}[/bold] linked to {cloud_url}")
 
@@ -221,6 +221,6 @@ def keys_rotate(db: str | None = DbOption) -> None:
     from berth.settings import get_settings
 
     ring = KeyRing.rotate(Path(get_settings().data_dir) / "cloud-keys")
-    told = _service(db).announce_keys()
+    told = _service(db).tower_sync.announce_keys()
     typer.echo(f"current key: {ring.current.key_id} (all: {', '.join(ring.keys)}); "
                f"announced to {told} tower(s) as a cloud_keys command")

@@ -1,8 +1,8 @@
 """The Cloud API app factory: ``create_app(CloudConfig) -> FastAPI``.
 
-Builds the service (database, migrations, keys from the data dir), mounts the routers, turns
-our errors into ``{"detail": {"code", "message"}}`` and runs the expiry sweeper and the outbox
-dispatcher in the lifespan.
+Builds the domain services (database, migrations, keys from the data dir), mounts each domain's
+router, renders domain errors as ``{"detail": {"code", "message"}}`` and runs the event bus, the
+expiry sweeper and the outbox dispatcher in the lifespan.
 """
 
 from __future__ import annotations
@@ -14,29 +14,28 @@ from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from berth.background import background
-from berth.cloud.auth import SecretHasher
+from berth.cloud.admin import router as admin
+from berth.cloud.auth import router as auth
+from berth.cloud.auth.credentials import SecretHasher
 from berth.cloud.config import CloudConfig
-from berth.cloud.dispatch import Dispatcher
-from berth.cloud.errors import CloudError, install_validation_handler
-from berth.cloud.keys import KeyRing, Vault, load_or_create_secret
-from berth.cloud.routers import (
-    admin,
-    auth,
-    events,
-    health,
-    locker_tokens,
-    reservations,
-    sdk,
-    towers,
-    users,
-)
-from berth.cloud.service import CloudService
+from berth.cloud.context import CloudContext
+from berth.cloud.errors import install_error_handlers
+from berth.cloud.events import router as events
+from berth.cloud.events.dispatch import Dispatcher
+from berth.cloud.health import router as health
+from berth.cloud.keys import KeyRing, Vault
+from berth.cloud.lockers import router as lockers
+from berth.cloud.reservations import router as reservations
+from berth.cloud.services import CloudServices
+from berth.cloud.tokens import router as tokens
+from berth.cloud.tower_sync import router as tower_sync
+from berth.cloud.towers import router as towers
 from berth.docs_assets import offline_docs_app
+from berth.kit.secret_files import load_or_create_secret
+from berth.kit.threads import run_blocking
 from berth.ratelimit import FailureLimiter
 from berth.storage import Database, migrate
 
@@ -44,8 +43,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("berth.cloud")
 
 
-def build_service(config: CloudConfig) -> CloudService:
-    """The service without HTTP: what the CLI, seeding and later end-to-end tests use."""
+def build_service(config: CloudConfig) -> CloudServices:
+    """The services without HTTP: what the CLI, seeding and end-to-end tests use."""
     db = Database(config.db_url)
     if config.migrate:
         migrate.upgrade(db, MIGRATIONS)
@@ -55,7 +54,7 @@ def build_service(config: CloudConfig) -> CloudService:
         if config.jwt_secret
         else load_or_create_secret(data / "cloud-jwt.secret", 32)
     )
-    return CloudService(
+    return CloudServices(CloudContext(
         db=db,
         clock=config.clock,
         keyring=KeyRing.load_or_create(data / "cloud-keys"),
@@ -63,14 +62,14 @@ def build_service(config: CloudConfig) -> CloudService:
         jwt_key=jwt_key,
         access_token_ttl=config.access_token_ttl,
         hasher=SecretHasher(config.hash_concurrency, config.hash_queue, config.hash_wait),
-    )
+    ))
 
 
-async def _sweep_forever(service: CloudService, interval: float) -> None:
+async def _sweep_forever(services: CloudServices, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(service.sweep)
+            await run_blocking(services.lockers.sweep)
         except Exception:  # keep sweeping; reads and writes check expiry anyway
             log.exception("expiry sweep failed")
 
@@ -79,7 +78,7 @@ async def _dispatch_forever(dispatcher: Dispatcher, interval: float) -> None:
     """Drain the outbox; poll again after ``interval`` once it is empty (or failing)."""
     while True:
         try:
-            busy = await run_in_threadpool(dispatcher.run_once) >= dispatcher.batch
+            busy = await run_blocking(dispatcher.run_once) >= dispatcher.batch
         except Exception:  # the database may be away; the events wait in the outbox
             log.exception("outbox dispatch failed")
             busy = False
@@ -97,22 +96,24 @@ def dispatch_task(
     return _dispatch_forever(dispatcher, config.outbox_dispatch_interval)
 
 
-def create_app(config: CloudConfig, service: CloudService | None = None) -> FastAPI:
-    service = service or build_service(config)
+def create_app(config: CloudConfig, services: CloudServices | None = None) -> FastAPI:
+    services = services or build_service(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         dispatcher = app.state.dispatcher = Dispatcher(
-            service.db, config.outbox_consumers, clock=config.clock, lease=config.outbox_lease)
-        sweeper = (_sweep_forever(service, config.sweep_interval)
+            services.db, config.outbox_consumers, clock=config.clock, lease=config.outbox_lease)
+        sweeper = (_sweep_forever(services, config.sweep_interval)
                    if config.sweep_interval > 0 else None)
         dispatching = dispatch_task(config, dispatcher)
+        await services.bus.start()  # before anything can publish
         try:
             async with (background(sweeper, "berth-cloud-sweeper"),
                         background(dispatching, "berth-cloud-outbox")):
                 yield
         finally:
-            service.db.dispose()
+            await services.bus.stop()  # after the sweeper, before the database closes
+            services.db.dispose()
 
     app = offline_docs_app(
         title="Berth Cloud API",
@@ -120,23 +121,15 @@ def create_app(config: CloudConfig, service: CloudService | None = None) -> Fast
         description="Towers, lockers, reservations and signed locker tokens for partners.",
         lifespan=lifespan,
     )
-    app.state.service = service
+    app.state.services = services
+    app.state.bus = services.bus  # CloudLockerStateChanged, after each commit (docs/cloud.md)
     app.state.login_limiter = FailureLimiter(
         {"client": config.login_failures_per_client,
          "address": config.login_failures_per_address},
         clock=lambda: config.clock().timestamp(),
     )
-
-    @app.exception_handler(CloudError)
-    async def cloud_error(_: Request, exc: CloudError) -> JSONResponse:
-        headers = exc.headers or ({"WWW-Authenticate": "Bearer"} if exc.status == 401 else None)
-        return JSONResponse(
-            {"detail": {"code": exc.code, "message": exc.message}},
-            status_code=exc.status,
-            headers=headers,
-        )
-
-    install_validation_handler(app)
-    for module in (health, auth, towers, reservations, locker_tokens, users, sdk, events, admin):
+    install_error_handlers(app)
+    for module in (health, auth, towers, lockers, reservations, tokens, tower_sync, events,
+                   admin):
         app.include_router(module.router)
     return app

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from berth.clock import Clock, utcnow
-from berth.cloud.dispatch import Consumer, JsonLinesConsumer
+from berth.cloud.events.dispatch import Consumer, JsonLinesConsumer
 from berth.settings import Settings
 
 

@@ -1,30 +1,61 @@
-"""FastAPI dependencies shared by the routers: the service, the caller, validated path ids."""
+"""FastAPI dependencies shared by the routers: each domain's service, the caller, path ids."""
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from berth.cloud.auth import OPERATOR, SERVICE_PROVIDER, TOWER_ACCESS, Principal
-from berth.cloud.schemas import MAX_ID
-from berth.cloud.service import CloudService
+from berth.cloud.auth.credentials import OPERATOR, SERVICE_PROVIDER, TOWER_ACCESS, Principal
+from berth.cloud.auth.service import AuthService
+from berth.cloud.events.service import EventsService
+from berth.cloud.lockers.service import LockersService
+from berth.cloud.partners.service import PartnersService
+from berth.cloud.reservations.service import ReservationsService
+from berth.cloud.services import CloudServices
+from berth.cloud.tokens.service import TokensService
+from berth.cloud.tower_sync.service import TowerSyncService
+from berth.cloud.towers.service import TowersService
+from berth.contracts.cloud import MAX_ID
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token.")
 
 
-def get_service(request: Request) -> CloudService:
-    return request.app.state.service
+def get_services(request: Request) -> CloudServices:
+    services: CloudServices = request.app.state.services
+    return services
+
+
+AllServices = Annotated[CloudServices, Depends(get_services)]
+
+
+def _domain(name: str) -> Callable[..., Any]:
+    """A dependency giving one domain's service of the app's ``CloudServices``."""
+
+    def dependency(services: Annotated[CloudServices, Depends(get_services)]) -> Any:
+        return getattr(services, name)
+
+    return dependency
+
+
+Auth = Annotated[AuthService, Depends(_domain("auth"))]
+Partners = Annotated[PartnersService, Depends(_domain("partners"))]
+Towers = Annotated[TowersService, Depends(_domain("towers"))]
+Lockers = Annotated[LockersService, Depends(_domain("lockers"))]
+Reservations = Annotated[ReservationsService, Depends(_domain("reservations"))]
+Tokens = Annotated[TokensService, Depends(_domain("tokens"))]
+TowerSync = Annotated[TowerSyncService, Depends(_domain("tower_sync"))]
+Events = Annotated[EventsService, Depends(_domain("events"))]
 
 
 def scope_required(scope: str | None) -> Callable[..., Principal]:
     """A dependency that lets in only valid access tokens carrying ``scope`` (None: any)."""
 
     def dependency(
-        service: Annotated[CloudService, Depends(get_service)],
+        auth: Auth,
         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        return service.authorize(creds.credentials if creds else None, scope)
+        return auth.authorize(creds.credentials if creds else None, scope)
 
     return dependency
 
@@ -44,7 +75,6 @@ def partner_of(scope: str) -> Callable[..., int]:
     return dependency
 
 
-Service = Annotated[CloudService, Depends(get_service)]
 ServiceProvider = Annotated[int, Depends(partner_of(SERVICE_PROVIDER))]
 TowerAccess = Annotated[int, Depends(partner_of(TOWER_ACCESS))]
 Operator = Annotated[Principal, Depends(scope_required(OPERATOR))]

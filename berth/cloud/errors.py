@@ -1,52 +1,47 @@
-"""Errors the cloud returns on purpose: ``{"detail": {"code": "STABLE_CODE", "message": "..."}}``.
+"""How the cloud renders refusals: ``{"detail": {"code": "STABLE_CODE", "message": "..."}}``.
 
-Codes are stable and documented (docs/cloud.md); messages are for humans and may change.
-Request-validation errors keep FastAPI's list form with status 422; the handler here makes that
-list always serialisable (NaN, Infinity or bytes in the input are echoed as strings, not a 500).
+Services raise the kinds of ``berth.domain.errors``; any ``DomainError`` is rendered here with
+``http_status(err)``, ``Retry-After`` from ``retry_after`` (429, 503) and ``WWW-Authenticate``
+on 401. A database that is down or locked too long is 503 ``DATABASE_UNAVAILABLE`` with
+``Retry-After``, never a 500. Codes are stable and documented (docs/cloud.md); messages are for
+humans and may change. Request-validation errors keep FastAPI's list form with status 422; the
+handler here makes that list always serialisable (NaN, Infinity or bytes in the input are echoed
+as strings, not a 500).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from berth.cloud.schemas import ErrorBody
+from berth.domain.errors import DomainError, RetryLater, Unauthenticated, http_status
+
+log = logging.getLogger("berth.cloud")
+DATABASE_RETRY_AFTER = 1  # seconds; a restarted or unlocked database answers again quickly
 
 
-class CloudError(Exception):
-    status = 400
-
-    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        self.code, self.message, self.headers = code, message, headers
-        super().__init__(message)
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["LOCKER_NOT_FOUND"])
+    message: str
 
 
-class BadRequest(CloudError):
-    status = 400
+class ErrorBody(BaseModel):
+    """Every deliberate refusal: ``{"detail": {"code", "message"}}``."""
+
+    detail: ErrorDetail
 
 
-class Unauthorized(CloudError):
-    status = 401
-
-
-class Forbidden(CloudError):
-    status = 403
-
-
-class NotFound(CloudError):
-    """Also what a partner gets for anything that exists but is not theirs (no leaks)."""
-
-    status = 404
-
-
-class Conflict(CloudError):
-    status = 409
+class BasicChallenge(Unauthenticated):
+    """A 401 of the token endpoint whose credentials came, or should come, in HTTP Basic: the
+    challenge asks for Basic instead of Bearer."""
 
 
 _DESCRIPTIONS = {
@@ -56,7 +51,8 @@ _DESCRIPTIONS = {
     404: "Not found, or not yours",
     409: "Conflicts with the locker's or resource's current state",
     429: "Too many attempts; retry after `Retry-After` seconds",
-    503: "Busy (e.g. BUSY: too many secret checks at once); retry after `Retry-After` seconds",
+    503: "Unavailable: DATABASE_UNAVAILABLE (the database is down or locked) or BUSY (too many "
+         "secret checks at once); retry after `Retry-After` seconds",
 }
 
 
@@ -64,6 +60,20 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the deliberate refusals a route gives, all with ``ErrorBody``."""
     return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
             for status in statuses}
+
+
+def error_response(err: DomainError) -> JSONResponse:
+    """One domain error in the cloud's body shape, with the headers its kind calls for."""
+    status = http_status(err)
+    headers: dict[str, str] = {}
+    if isinstance(err, RetryLater):
+        headers["Retry-After"] = str(err.retry_after)
+    if isinstance(err, BasicChallenge):
+        headers["WWW-Authenticate"] = 'Basic realm="berth"'
+    elif status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse({"detail": {"code": err.code, "message": err.message}},
+                        status_code=status, headers=headers or None)
 
 
 def json_safe(value: Any) -> Any:
@@ -84,9 +94,14 @@ def json_safe(value: Any) -> Any:
 _HTTP_CODES = {400: "BODY_UNREADABLE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
-def install_validation_handler(app: FastAPI) -> None:
-    """FastAPI's 422 shape, but never a 500 while echoing the offending input back; the
-    framework's own refusals (unreadable body, unknown route, wrong method) in our shape."""
+def install_error_handlers(app: FastAPI) -> None:
+    """Domain errors in our shape; FastAPI's 422 shape, but never a 500 while echoing the
+    offending input back; the framework's own refusals (unreadable body, unknown route, wrong
+    method) in our shape; a database outage as 503."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return error_response(exc)
 
     @app.exception_handler(DataError)
     async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
@@ -94,6 +109,15 @@ def install_validation_handler(app: FastAPI) -> None:
         message = "A value in the request cannot be stored (e.g. a NUL character)."
         return JSONResponse({"detail": {"code": "INVALID_INPUT", "message": message}},
                             status_code=400)
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        """The database refused the connection, went away or stayed locked too long."""
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        message = "The database is unreachable or busy; retry shortly."
+        return JSONResponse({"detail": {"code": "DATABASE_UNAVAILABLE", "message": message}},
+                            status_code=503,
+                            headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -105,24 +129,3 @@ def install_validation_handler(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": json_safe(exc.errors())}, status_code=422)
-
-
-class TooManyRequests(CloudError):
-    """Too many failed attempts; ``Retry-After`` says when to try again."""
-
-    status = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("TOO_MANY_ATTEMPTS",
-                         f"Too many failed attempts; try again in {retry_after} s.",
-                         {"Retry-After": str(retry_after)})
-
-
-class Busy(CloudError):
-    """The server is at its cap of concurrent secret checks; try again shortly."""
-
-    status = 503
-
-    def __init__(self) -> None:
-        super().__init__("BUSY", "Too many credential checks at once; try again shortly.",
-                         {"Retry-After": "1"})

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.cloud.errors import NotFound
-from berth.cloud.schemas import Dimensions, LockerCreate
-from berth.cloud.service import CloudService
+from berth.cloud.lockers.schemas import LockerCreate
+from berth.cloud.services import CloudServices
+from berth.contracts.cloud import Dimensions
+from berth.domain.errors import NotFound
 
 DEMO_TOWER = "Demo tower"
 # (type, low locker?, inner width/height/depth in mm): 4 columns of 4, the bottom row low.
@@ -37,25 +38,25 @@ def demo_lockers() -> list[LockerCreate]:
     return lockers
 
 
-def _partner_credentials(service: CloudService, name: str) -> dict[str, str]:
+def _partner_credentials(cloud: CloudServices, name: str) -> dict[str, str]:
     try:
-        service.partner_id(name)
-        creds = service.create_client(name)
+        cloud.partners.partner_id(name)
+        creds = cloud.partners.create_client(name)
     except NotFound:
-        creds = service.create_partner(name)
+        creds = cloud.partners.create_partner(name)
     return {"client_id": creds.client_id, "client_secret": creds.client_secret}
 
 
-def seed_demo(service: CloudService) -> dict[str, Any]:
+def seed_demo(cloud: CloudServices) -> dict[str, Any]:
     """Create (or reuse) the demo world; returns the credentials and the tower id."""
-    operator = service.create_operator("demo operator")
-    demo = _partner_credentials(service, "demo")
-    other = _partner_credentials(service, "other")
-    tower = next((t for t in service.all_towers() if t.name == DEMO_TOWER), None)
+    operator = cloud.partners.create_operator("demo operator")
+    demo = _partner_credentials(cloud, "demo")
+    other = _partner_credentials(cloud, "other")
+    tower = next((t for t in cloud.towers.all_towers() if t.name == DEMO_TOWER), None)
     if tower is None:
-        tower = service.create_tower(DEMO_TOWER)
-        service.add_lockers(tower.id, demo_lockers())
-    service.assign_tower(tower.id, service.partner_id("demo"))
+        tower = cloud.towers.create_tower(DEMO_TOWER)
+        cloud.lockers.add_lockers(tower.id, demo_lockers())
+    cloud.towers.assign_tower(tower.id, cloud.partners.partner_id("demo"))
     return {
         "partners": {"demo": demo, "other": other},
         "tower_id": tower.id,

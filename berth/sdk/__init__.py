@@ -8,6 +8,7 @@ from berth.sdk.errors import (
     NotFound,
     PermissionDenied,
     ServiceUnavailable,
+    TooManyRequests,
     ValidationFailed,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "PermissionDenied",
     "RetryPolicy",
     "ServiceUnavailable",
+    "TooManyRequests",
     "ValidationFailed",
 ]

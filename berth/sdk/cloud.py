@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from berth.clock import Clock, utcnow
-from berth.cloud.schemas import (
+from berth.contracts.cloud import (
     AssignedLocker,
     CommandList,
     EventBatchResult,

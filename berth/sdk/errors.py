@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import httpx
@@ -10,12 +11,14 @@ import httpx
 class BerthApiError(Exception):
     """A non-2xx answer. ``code`` is the server's machine-readable code (or ``HTTP_<status>``)."""
 
-    def __init__(self, status: int, code: str, message: str, body: Any = None) -> None:
+    def __init__(self, status: int, code: str, message: str, body: Any = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.body = body
+        self.retry_after = retry_after  # seconds, from ``Retry-After`` (429 and 503), if sent
 
 
 class AuthenticationError(BerthApiError):
@@ -38,8 +41,14 @@ class ValidationFailed(BerthApiError):
     """400/422: the request was malformed."""
 
 
+class TooManyRequests(BerthApiError):
+    """429: too many failed attempts (e.g. TOO_MANY_ATTEMPTS on the cloud's token endpoint);
+    try again after ``retry_after`` seconds."""
+
+
 class ServiceUnavailable(BerthApiError):
-    """503: try again later (e.g. LOCKER_ASSIGNMENT_CONFLICT after the SDK's own retries)."""
+    """503: try again later, after ``retry_after`` seconds when the server says (e.g.
+    DATABASE_UNAVAILABLE, BUSY, or LOCKER_ASSIGNMENT_CONFLICT after the SDK's own retries)."""
 
 
 _BY_STATUS: dict[int, type[BerthApiError]] = {
@@ -49,6 +58,7 @@ _BY_STATUS: dict[int, type[BerthApiError]] = {
     404: NotFound,
     409: Conflict,
     422: ValidationFailed,
+    429: TooManyRequests,
     503: ServiceUnavailable,
 }
 
@@ -74,6 +84,15 @@ def error_code(body: Any, status: int) -> tuple[str, str]:
     return fallback, ""
 
 
+def retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds form; an HTTP date or junk gives None)."""
+    try:
+        value = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
 def raise_for_response(response: httpx.Response) -> None:
     if response.is_success:
         return
@@ -83,4 +102,4 @@ def raise_for_response(response: httpx.Response) -> None:
         body = response.text
     code, message = error_code(body, response.status_code)
     cls = _BY_STATUS.get(response.status_code, BerthApiError)
-    raise cls(response.status_code, code, message, body)
+    raise cls(response.status_code, code, message, body, retry_after(response))

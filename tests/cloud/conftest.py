@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from berth.clock import FakeClock
 from berth.cloud.app import build_service, create_app
 from berth.cloud.seed import seed_demo
-from berth.cloud.service import CloudService
+from berth.cloud.services import CloudServices
 from berth.domain.tokens import sign_event
 from tests.support.configs import cloud_config
 from tests.support.waiting import BOUND
@@ -24,7 +24,7 @@ from tests.support.waiting import BOUND
 @dataclass
 class Cloud:
     http: TestClient
-    service: CloudService
+    service: CloudServices
     clock: FakeClock
     seed: dict[str, Any]
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -62,7 +62,7 @@ class Cloud:
         return r.json()["status"]["name"]
 
     def tower_key(self) -> Ed25519PrivateKey:
-        prov = self.service.provisioning(self.tower_id)
+        prov = self.service.towers.provisioning(self.tower_id)
         return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(prov.tower_private_key))
 
     def event(self, type_: str, **fields: Any) -> dict[str, Any]:

@@ -37,9 +37,9 @@ def test_seed_demo_json(env: Path) -> None:
     assert again["tower_id"] == out["tower_id"]
     assert again["partners"]["demo"]["client_id"] != out["partners"]["demo"]["client_id"]
     service = build_service(CloudConfig.from_settings(get_settings()))
-    demo = service.partner_id("demo")
-    assert len(service.list_lockers(demo, out["tower_id"])) >= 12
-    assert service.list_towers(service.partner_id("other")) == []
+    demo = service.partners.partner_id("demo")
+    assert len(service.lockers.list_lockers(demo, out["tower_id"])) >= 12
+    assert service.towers.list_towers(service.partners.partner_id("other")) == []
 
 
 def test_partners_create_prints_credentials_once(env: Path) -> None:
@@ -61,17 +61,17 @@ def test_key_files_are_private(env: Path) -> None:
 def test_rotation_signs_with_the_new_key_and_keeps_old_tokens(env: Path) -> None:
     config = CloudConfig.from_settings(get_settings())
     service = build_service(config)
-    creds = service.create_partner("p")
-    tower = service.create_tower("t")
-    from berth.cloud.schemas import LockerCreate
+    creds = service.partners.create_partner("p")
+    tower = service.towers.create_tower("t")
+    from berth.cloud.lockers.schemas import LockerCreate
 
-    lid = service.add_lockers(tower.id, [LockerCreate(name="1")])[0].id
-    service.assign_tower(tower.id, creds.partner_id or 0)
-    old = service.issue_token(creds.partner_id or 0, tower.id, lid, TokenKind.DROPOFF, 600)
+    lid = service.lockers.add_lockers(tower.id, [LockerCreate(name="1")])[0].id
+    service.towers.assign_tower(tower.id, creds.partner_id or 0)
+    old = service.tokens.issue_token(creds.partner_id or 0, tower.id, lid, TokenKind.DROPOFF, 600)
     r = CliRunner().invoke(app, ["cloud", "keys", "rotate"])
     assert "k2" in r.output
     service = build_service(config)
-    new = service.issue_token(creds.partner_id or 0, tower.id, lid, TokenKind.DROPOFF, 600)
+    new = service.tokens.issue_token(creds.partner_id or 0, tower.id, lid, TokenKind.DROPOFF, 600)
     assert (old.key_id, new.key_id) == ("k1", "k2")
     keys = KeyRing.load_or_create(env / "cloud-keys").public_keys()
     now = new.expires_at.timestamp() - 1

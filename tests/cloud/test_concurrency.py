@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import select
 
 from berth.cloud.app import build_service
-from berth.cloud.schemas import LockerCreate
+from berth.cloud.lockers.schemas import LockerCreate
 from berth.cloud.tables import outbox, reservations
 from tests.cloud.conftest import wait_until
 from tests.support.configs import cloud_config
@@ -86,14 +86,12 @@ def test_exactly_one_reservation_per_locker(
 ) -> None:
     data = tmp_path / "data"
     service = build_service(cloud_config(db_url=db_url, data_dir=data, sweep_interval=0))
-    creds = service.create_partner("racer")
-    tower = service.create_tower("race")
-    lockers = [
-        lk.id
-        for lk in service.add_lockers(tower.id, [LockerCreate(name=str(i)) for i in range(20)])
-    ]
-    service.assign_tower(tower.id, creds.partner_id)  # type: ignore[arg-type]
-    token = service.issue_access_token(creds.client_id, creds.client_secret, None).access_token
+    creds = service.partners.create_partner("racer")
+    tower = service.towers.create_tower("race")
+    specs = [LockerCreate(name=str(i)) for i in range(20)]
+    lockers = [lk.id for lk in service.lockers.add_lockers(tower.id, specs)]
+    service.towers.assign_tower(tower.id, creds.partner_id)  # type: ignore[arg-type]
+    token = service.auth.issue_access_token(creds.client_id, creds.client_secret, None).access_token
 
     with servers(db_url, data, [free_port(), free_port()]) as urls:
         statuses = asyncio.run(reserve_all(urls, token, tower.id, lockers))

@@ -39,7 +39,7 @@ def run_guide(cloud: Cloud) -> None:
     assert cloud.state(locker_id) == "rented"
 
     # The tower accepts it offline with only public keys.
-    keys = cloud.service.keyring.public_keys()
+    keys = cloud.service.ctx.keyring.public_keys()
     now = cloud.clock().timestamp()
     assert (
         verify(drop["payload"], drop["payload_auth"], cloud.tower_id, now, keys, 0).locker_id
@@ -72,7 +72,7 @@ def run_guide(cloud: Cloud) -> None:
     # Back to Available, and the old tokens died with the generation bump.
     assert cloud.state(locker_id) == "available"
     assert cloud.http.get("/api/v1/users/me/assigned-lockers", headers=h).json() == []
-    prov = cloud.service.provisioning(cloud.tower_id)
+    prov = cloud.service.towers.provisioning(cloud.tower_id)
     assert prov.generations[locker_id] == 1
 
 

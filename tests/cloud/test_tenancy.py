@@ -97,7 +97,7 @@ def test_locker_of_another_tower_is_404_through_my_tower(cloud: Cloud) -> None:
 def test_shared_tower_guards_the_holder(cloud: Cloud) -> None:
     """When a tower is assigned to two partners, a held locker refuses the other with 409."""
     op = cloud.headers("operator", "operator")
-    other_id = cloud.service.partner_id("other")
+    other_id = cloud.service.partners.partner_id("other")
     r = cloud.http.put(f"/api/v1/admin/towers/{cloud.tower_id}/partners/{other_id}", headers=op)
     assert r.status_code == 204
     ids = cloud.locker_ids()

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from berth import events as ev
 from berth.cloud.app import build_service
-from berth.cloud.dispatch import JsonLinesConsumer
+from berth.cloud.events.dispatch import JsonLinesConsumer
 from berth.cloud.provision import provision_tower
 from berth.cloud.seed import seed_demo
 from berth.cloud.tables import outbox

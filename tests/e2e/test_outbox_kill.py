@@ -16,9 +16,9 @@ import httpx
 from sqlalchemy import select
 
 from berth.cloud.app import build_service
-from berth.cloud.dispatch import JsonLinesConsumer
-from berth.cloud.schemas import LockerCreate
-from berth.cloud.service import CloudService
+from berth.cloud.events.dispatch import JsonLinesConsumer
+from berth.cloud.lockers.schemas import LockerCreate
+from berth.cloud.services import CloudServices
 from berth.cloud.tables import outbox
 from tests.cloud.conftest import wait_until
 from tests.support.configs import cloud_config
@@ -54,7 +54,7 @@ def cloud_process(db_url: str, data: Path, port: int, interval: float,
         log.close()
 
 
-def undispatched(service: CloudService) -> int:
+def undispatched(service: CloudServices) -> int:
     with service.db.read() as conn:
         query = select(outbox.c.id).where(outbox.c.dispatched_at.is_(None))
         return len(conn.execute(query).all())
@@ -65,11 +65,11 @@ def test_kill_9_before_dispatch_then_restart_dispatches_each_event_once(
 ) -> None:
     data, jsonl = tmp_path / "data", tmp_path / "dispatched.jsonl"
     service = build_service(cloud_config(db_url=db_url, data_dir=data, sweep_interval=0))
-    creds = service.create_partner("p")
-    tower = service.create_tower("t")
-    locker = service.add_lockers(tower.id, [LockerCreate(name="1")])[0].id
-    service.assign_tower(tower.id, creds.partner_id)  # type: ignore[arg-type]
-    token = service.issue_access_token(creds.client_id, creds.client_secret, None).access_token
+    creds = service.partners.create_partner("p")
+    tower = service.towers.create_tower("t")
+    locker = service.lockers.add_lockers(tower.id, [LockerCreate(name="1")])[0].id
+    service.towers.assign_tower(tower.id, creds.partner_id)  # type: ignore[arg-type]
+    token = service.auth.issue_access_token(creds.client_id, creds.client_secret, None).access_token
 
     port = free_port()
     with cloud_process(db_url, data, port, 0, jsonl) as proc:  # dispatching off
@@ -93,7 +93,7 @@ def test_kill_9_before_dispatch_then_restart_dispatches_each_event_once(
     # Once more: a later change is dispatched after a restart, the earlier ones are not again.
     port = free_port()
     with cloud_process(db_url, data, port, 0.05, jsonl):
-        service.cancel_reservation(creds.partner_id, tower.id, locker,  # type: ignore[arg-type]
+        service.reservations.cancel_reservation(creds.partner_id, tower.id, locker,  # type: ignore[arg-type]
                                    r.json()["id"])
         wait_until(lambda: undispatched(service) == 0)
         wait_until(lambda: len(JsonLinesConsumer(jsonl).read()) >= 4)

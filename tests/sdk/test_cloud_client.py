@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from berth.clock import FakeClock
 from berth.cloud.app import build_service, create_app
 from berth.cloud.seed import seed_demo
-from berth.sdk import Conflict, NotFound, ValidationFailed
+from berth.sdk import AuthenticationError, Conflict, NotFound, TooManyRequests, ValidationFailed
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient, CloudClient
 from tests.support.configs import cloud_config
 
@@ -120,3 +120,20 @@ def test_the_event_stream_through_both_clients(cloud: tuple[Any, dict[str, Any]]
     assert asyncio.run(scenario()) == [2]
     with client(app, world["partners"]["other"]) as sdk:
         assert sdk.events().events == []
+
+
+def test_too_many_failed_logins_is_a_typed_429_with_retry_after(tmp_path: Path,
+                                                               clock: FakeClock) -> None:
+    config = cloud_config(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
+                         clock=clock, sweep_interval=0, login_failures_per_client="2/minute")
+    service = build_service(config)
+    world = seed_demo(service)
+    wrong = {**world["partners"]["demo"], "client_secret": "wrong"}
+    with client(create_app(config, service), wrong) as sdk:
+        for _ in range(2):
+            with pytest.raises(AuthenticationError):
+                sdk.get_token()
+        with pytest.raises(TooManyRequests) as refused:
+            sdk.get_token()
+    assert refused.value.status == 429 and refused.value.code == "TOO_MANY_ATTEMPTS"
+    assert refused.value.retry_after is not None and 0 < refused.value.retry_after <= 60

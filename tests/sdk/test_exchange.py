@@ -127,6 +127,10 @@ def test_401_refetches_token_once() -> None:
         (422, {"detail": [{"loc": ["body", "duration"], "msg": "bad", "type": "x"}]},
          errors.ValidationFailed, "VALIDATION_ERROR"),
         (403, {"detail": "Not enough permissions"}, errors.PermissionDenied, "HTTP_403"),
+        (429, {"error": "TOO_MANY_REQUESTS", "message": "m"}, errors.TooManyRequests,
+         "TOO_MANY_REQUESTS"),
+        (429, {"detail": {"code": "TOO_MANY_ATTEMPTS", "message": "m"}}, errors.TooManyRequests,
+         "TOO_MANY_ATTEMPTS"),
         (500, "oops", errors.BerthApiError, "HTTP_500"),
     ],
 )
@@ -136,3 +140,14 @@ def test_errors_are_typed_with_server_code(status: int, body: Any, cls: type, co
         httpx.Response(status, text=body)
     _, result = play(exchange(call, Credentials(api_key="k"), RetryPolicy()), [response])
     assert type(result) is cls and result.code == code and result.status == status
+
+
+@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("0.5", 0.5), ("soon", None),
+                                                  ("-1", None), ("nan", None), (None, None)])
+def test_retry_after_is_read_from_the_header(header: str | None, expected: float | None) -> None:
+    call = Call("GET", "/x", raw_json)
+    headers = {"Retry-After": header} if header is not None else {}
+    body = {"detail": {"code": "DATABASE_UNAVAILABLE", "message": "m"}}
+    response = httpx.Response(503, json=body, headers=headers)
+    _, result = play(exchange(call, Credentials(api_key="k"), RetryPolicy()), [response])
+    assert isinstance(result, errors.ServiceUnavailable) and result.retry_after == expected

@@ -25,7 +25,7 @@ runner = CliRunner()
 def cloud_with_partner(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'cloud.db'}"
     service = build_service(cloud_config(db_url=url, data_dir=tmp_path))
-    service.create_partner("acme")
+    service.partners.create_partner("acme")
     service.db.dispose()
     return url
 

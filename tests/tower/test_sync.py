@@ -171,7 +171,7 @@ def test_key_rotation_reaches_the_tower_through_sync(world: World, tmp_path: Pat
     config = cloud_config(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
                          clock=clock, sweep_interval=0)
     rotated = build_service(config)  # a restarted cloud signs with the new key
-    assert rotated.announce_keys() >= 1
+    assert rotated.tower_sync.announce_keys() >= 1
     world.app = create_app(config, rotated)
     world.partner = CloudClient("http://cloud", world.creds["client_id"],
                                 world.creds["client_secret"], clock=clock,

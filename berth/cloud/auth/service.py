@@ -1,0 +1,69 @@
+"""Access tokens for API clients, and who a token belongs to."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from berth.cloud.auth import credentials
+from berth.cloud.auth import repository as repo
+from berth.cloud.auth.credentials import Principal
+from berth.cloud.context import CloudContext
+from berth.cloud.partners import repository as partners_repo
+from berth.contracts.cloud import TokenResponse, WhoAmI
+from berth.domain.errors import Forbidden, InvalidInput, Unauthenticated, Unavailable
+
+
+@dataclass
+class AuthService:
+    ctx: CloudContext
+
+    def issue_access_token(self, client_id: str, client_secret: str, scope: str | None
+                           ) -> TokenResponse:
+        with self.ctx.db.read() as conn:
+            row = repo.client(conn, client_id)
+        stored = row["secret_hash"] if row else None
+        if not self.ctx.hasher.verify(client_secret, stored) or row is None or stored is None:
+            raise Unauthenticated("INVALID_CLIENT", "Unknown client or wrong secret.")
+        if self.ctx.hasher.needs_rehash(stored):  # made with older, costlier parameters
+            with contextlib.suppress(Unavailable):  # the login stands; the next one rehashes
+                fresh = self.ctx.hasher.hash(client_secret)
+                with self.ctx.write() as conn:
+                    repo.replace_secret_hash(conn, client_id, stored, fresh)
+        allowed = row["scopes"].split()
+        wanted = scope.split() if scope else allowed
+        if not wanted or any(sc not in allowed for sc in wanted):
+            raise InvalidInput("INVALID_SCOPE", f"This client may ask for: {' '.join(allowed)}.")
+        token = credentials.issue_access_token(
+            client_id, wanted, self.ctx.jwt_key, self.ctx.clock(), self.ctx.access_token_ttl
+        )
+        return TokenResponse(
+            access_token=token, expires_in=self.ctx.access_token_ttl, scope=" ".join(wanted)
+        )
+
+    def authorize(self, bearer: str | None, scope: str | None) -> Principal:
+        """401 for a missing, forged, expired or unknown token; 403 for the wrong scope."""
+        if not bearer:
+            raise Unauthenticated("NOT_AUTHENTICATED", "Send 'Authorization: Bearer <token>'.")
+        claims = credentials.decode_access_token(bearer, self.ctx.jwt_key, self.ctx.clock())
+        with self.ctx.db.read() as conn:
+            row = repo.client(conn, str(claims["sub"]))
+        if row is None:
+            raise Unauthenticated("TOKEN_INVALID", "The token's client no longer exists.")
+        scopes = frozenset(str(claims["scope"]).split()) & frozenset(row["scopes"].split())
+        if scope is not None and scope not in scopes:
+            raise Forbidden("INSUFFICIENT_SCOPE", f"This endpoint needs the '{scope}' scope.")
+        return Principal(row["client_id"], row["partner_id"], scopes)
+
+    def whoami(self, principal: Principal) -> WhoAmI:
+        name = None
+        if principal.partner_id is not None:
+            with self.ctx.db.read() as conn:
+                row = partners_repo.partner(conn, principal.partner_id)
+            name = row["name"] if row else None
+        return WhoAmI(
+            client_id=principal.client_id,
+            partner_id=principal.partner_id,
+            partner_name=name,
+            scopes=sorted(principal.scopes),
+        )

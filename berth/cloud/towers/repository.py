@@ -1,0 +1,60 @@
+"""Tower rows and their partner assignments: one place for the SQL, no rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, RowMapping, delete, exists, insert, select
+
+from berth.cloud.tables import tower_partners, towers
+
+TOWER_PUBLIC_COLUMNS = (towers.c.id, towers.c.name, towers.c.created_at)
+
+
+def tower_assigned(conn: Connection, partner_id: int, tower_id: str) -> bool:
+    query = select(
+        exists().where(
+            tower_partners.c.tower_id == tower_id, tower_partners.c.partner_id == partner_id
+        )
+    )
+    return bool(conn.execute(query).scalar())
+
+
+def partner_towers(conn: Connection, partner_id: int) -> Sequence[RowMapping]:
+    query = (
+        select(*TOWER_PUBLIC_COLUMNS)
+        .join(tower_partners, tower_partners.c.tower_id == towers.c.id)
+        .where(tower_partners.c.partner_id == partner_id)
+        .order_by(towers.c.id)
+    )
+    return conn.execute(query).mappings().all()
+
+
+def tower(conn: Connection, tower_id: str) -> RowMapping | None:
+    return conn.execute(select(towers).where(towers.c.id == tower_id)).mappings().first()
+
+
+def all_towers(conn: Connection) -> Sequence[RowMapping]:
+    return conn.execute(select(*TOWER_PUBLIC_COLUMNS).order_by(towers.c.id)).mappings().all()
+
+
+def insert_tower(conn: Connection, tower_id: str, name: str, public_key: bytes,
+                 private_key_sealed: bytes, now: datetime) -> None:
+    """Insert a tower (a taken id raises ``IntegrityError``)."""
+    conn.execute(insert(towers).values(id=tower_id, name=name, public_key=public_key,
+                                       private_key_sealed=private_key_sealed, created_at=now))
+
+
+def set_assignment(conn: Connection, tower_id: str, partner_id: int, assigned: bool) -> None:
+    """Make the (tower, partner) pair exist or not, whatever it was."""
+    conn.execute(delete(tower_partners).where(tower_partners.c.tower_id == tower_id,
+                                              tower_partners.c.partner_id == partner_id))
+    if assigned:
+        conn.execute(insert(tower_partners).values(tower_id=tower_id, partner_id=partner_id))
+
+
+def tower_partner_ids(conn: Connection, tower_id: str) -> list[int]:
+    """The partners a tower is assigned to, ascending."""
+    query = select(tower_partners.c.partner_id).where(tower_partners.c.tower_id == tower_id)
+    return list(conn.execute(query.order_by(tower_partners.c.partner_id)).scalars())

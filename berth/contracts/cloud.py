@@ -1,0 +1,166 @@
+"""The Cloud API's response bodies the SDK parses: shared by the cloud and its clients.
+
+The locker keeps the original's camelCase shape (``isLowLocker``, ``towerId``, ``accessMode``) so
+integrators of the original feel at home; every other body is snake_case like the original's
+token bodies (``client_info``, ``payload_auth``). Request bodies the server alone validates stay
+in the cloud's domain packages (``berth/cloud/<domain>/schemas.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns: larger input is a 422, not a DB error
+MAX_SIZE_MM = 100_000
+
+
+class Strict(BaseModel):
+    """Request bodies: no coercion, so ``"300"`` or ``true`` is not a duration (422)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+# ---- auth -------------------------------------------------------------------------------------
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    refresh_token: None = None
+    scope: str
+
+
+class WhoAmI(BaseModel):
+    client_id: str
+    partner_id: int | None
+    partner_name: str | None
+    scopes: list[str]
+
+
+# ---- towers and lockers ---------------------------------------------------------------------
+
+
+class Tower(BaseModel):
+    id: str = Field(description="16 hex characters (8 bytes).")
+    name: str
+    created_at: datetime
+
+
+class LockerStatus(BaseModel):
+    id: int
+    name: str
+
+
+class LockerType(BaseModel):
+    id: int
+    name: str
+    description: str | None = None
+
+
+class Dimensions(Strict):
+    """Inner size in millimetres, where known."""
+
+    width: int | None = Field(None, ge=1, le=MAX_SIZE_MM)
+    height: int | None = Field(None, ge=1, le=MAX_SIZE_MM)
+    depth: int | None = Field(None, ge=1, le=MAX_SIZE_MM)
+
+
+class Locker(BaseModel):
+    id: int
+    name: str
+    isLowLocker: bool
+    towerId: str
+    status: LockerStatus
+    type: LockerType
+    accessMode: str
+    dimensions: Dimensions
+
+
+class AssignedLocker(Locker):
+    heldUntil: datetime | None = Field(
+        None, description="When the reservation or the last drop-off token runs out, if it does."
+    )
+
+
+# ---- reservations and tokens --------------------------------------------------------------
+
+
+class Reservation(BaseModel):
+    id: str
+    locker_id: int
+    tower_id: str
+    status: Literal["active", "cancelled", "expired", "used"]
+    created_at: datetime
+    expires_at: datetime
+
+
+class LockerToken(BaseModel):
+    payload: str = Field(description="Hex CBOR payload; relay it unchanged to the tower.")
+    payload_auth: str = Field(description="Hex Ed25519 signature over the payload.")
+    token_id: str
+    kind: Literal["dropoff", "pickup", "release"]
+    locker_id: int
+    tower_id: str
+    not_before: datetime
+    expires_at: datetime
+    key_id: str
+    generation: int
+
+
+class ReleaseLockerResult(LockerToken):
+    command_id: int = Field(description="The queued tower command carrying this release token.")
+
+
+# ---- tower sync (SDK) -----------------------------------------------------------------------
+
+
+class EventResult(BaseModel):
+    seq: int
+    outcome: Literal["applied", "recorded", "duplicate", "ignored"]
+    code: str | None = Field(None, description="Why an event changed nothing, when it did not.")
+
+
+class EventBatchResult(BaseModel):
+    results: list[EventResult]
+
+
+class Command(BaseModel):
+    id: int
+    kind: Literal["release_token", "cloud_keys"]
+    locker_id: int | None
+    token_id: str | None
+    payload: str | None
+    payload_auth: str | None
+    created_at: datetime
+
+
+class CommandList(BaseModel):
+    commands: list[Command]
+
+
+# ---- the partner's event stream (the outbox) --------------------------------------------------
+
+
+class PartnerEvent(BaseModel):
+    """One outbox event as partners and consumers see it; ``position`` orders a partner's stream
+    without gaps, so ``(partner_id, position)`` is also the id to deduplicate redeliveries by."""
+
+    type: str = Field(description="locker.state_changed, reservation.created, "
+                      "reservation.cancelled, reservation.expired, reservation.used, "
+                      "token.issued or tower.event_applied.")
+    partner_id: int
+    position: int
+    tower_id: str
+    locker_id: int | None
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    events: list[PartnerEvent]
+    next_after: int = Field(description="Pass as ``after`` to read on (the last position "
+                            "returned, or the ``after`` given when there was nothing new).")
