@@ -23,7 +23,7 @@ from berth.cloud.lockers.service import locker_values
 from berth.cloud.services import CloudServices
 from berth.cloud.tables import lockers, tower_partners, towers
 from berth.domain.tokens import TokenClaims, TokenKind, sign_token, verify
-from berth.settings import Settings
+from berth.kit.settings import Settings
 
 LOCKERS_PER_TOWER = 20
 

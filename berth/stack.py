@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from berth.kit.secret_files import write_private
-from berth.settings import Settings
+from berth.kit.settings import Settings
 
 STACK_FILE = "stack.json"
 TOWER_DIR = "tower"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.clock import FakeClock
+from berth.kit.clock import FakeClock
 
 
 def _pg_bin(name: str) -> str | None:

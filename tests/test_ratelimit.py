@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from berth.ratelimit import FailureLimiter, address
+from berth.kit.ratelimit import FailureLimiter, address
 
 
 class Clock:

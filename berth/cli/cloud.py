@@ -33,7 +33,7 @@ def _service(db: str | None):  # type: ignore[no-untyped-def]
 def _config(db: str | None):  # type: ignore[no-untyped-def]
     """The cloud config of the environment's settings; ``--db`` replaces the database URL."""
     from berth.cloud.config import CloudConfig
-    from berth.settings import get_settings
+    from berth.kit.settings import get_settings
 
     return CloudConfig.from_settings(get_settings(), **({"db_url": db} if db else {}))
 
@@ -48,7 +48,7 @@ def serve(
     import uvicorn
 
     from berth.cloud.app import create_app
-    from berth.settings import get_settings
+    from berth.kit.settings import get_settings
 
     st = get_settings().cloud
     application = create_app(_config(db))
@@ -218,7 +218,7 @@ def keys_rotate(db: str | None = DbOption) -> None:
     Restart the cloud's servers afterwards: they sign with the newest key they loaded.
     """
     from berth.cloud.keys import KeyRing
-    from berth.settings import get_settings
+    from berth.kit.settings import get_settings
 
     ring = KeyRing.rotate(Path(get_settings().data_dir) / "cloud-keys")
     told = _service(db).tower_sync.announce_keys()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from berth.settings import Settings
+from berth.kit.settings import Settings
 
 if TYPE_CHECKING:
     from berth.gateway.config import GatewayConfig

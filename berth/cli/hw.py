@@ -118,7 +118,7 @@ def open_command(
 ) -> None:
     """Fire one lock under the open rule and report whether the door opened."""
     from berth.hardware.opening import OpenPolicy, open_door
-    from berth.settings import get_settings
+    from berth.kit.settings import get_settings
 
     policy = OpenPolicy.from_settings(get_settings())
 
@@ -361,7 +361,7 @@ def _sim_request(bus: str, protocol: str, data_dir: Path | None,
                  message: dict[str, Any]) -> dict[str, Any]:
     """One request to the control socket of a running gateway's simulated bus."""
     from berth.hardware.sim_control import request, socket_path
-    from berth.settings import Settings
+    from berth.kit.settings import Settings
 
     path = socket_path(data_dir or Settings().data_dir, bus, protocol)
     try:

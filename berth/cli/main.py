@@ -41,7 +41,7 @@ def up(
 
     Ctrl-C or SIGTERM stops both services and exits 0.
     """
-    from berth.settings import get_settings
+    from berth.kit.settings import get_settings
     from berth.stack import Stack, busy_port
 
     stack = Stack(get_settings(), host, cloud_port, gateway_port)
@@ -98,9 +98,9 @@ def demo(
     end, on Ctrl-C and on SIGTERM alike.
     """
     from berth.demo import DeliveryFailed, run_delivery
+    from berth.kit.settings import Settings, get_settings
     from berth.sdk.cloud import CloudClient
     from berth.sdk.gateway import GatewayClient
-    from berth.settings import Settings, get_settings
     from berth.stack import STACK_FILE, Stack, StackInfo, running
 
     path = stack_file or get_settings().data_dir / STACK_FILE

@@ -16,7 +16,6 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from berth.background import background
 from berth.cloud.admin import router as admin
 from berth.cloud.auth import router as auth
 from berth.cloud.auth.credentials import SecretHasher
@@ -33,10 +32,11 @@ from berth.cloud.services import CloudServices
 from berth.cloud.tokens import router as tokens
 from berth.cloud.tower_sync import router as tower_sync
 from berth.cloud.towers import router as towers
-from berth.docs_assets import offline_docs_app
+from berth.kit.background import background
+from berth.kit.docs_assets import offline_docs_app
+from berth.kit.ratelimit import FailureLimiter
 from berth.kit.secret_files import load_or_create_secret
 from berth.kit.threads import run_blocking
-from berth.ratelimit import FailureLimiter
 from berth.storage import Database, migrate
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from berth.clock import Clock, utcnow
 from berth.cloud.events.dispatch import Consumer, JsonLinesConsumer
-from berth.settings import Settings
+from berth.kit.clock import Clock, utcnow
+from berth.kit.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
-from berth.clock import Clock
 from berth.cloud.auth.credentials import SecretHasher
 from berth.cloud.events import outbox
 from berth.cloud.keys import KeyRing, Vault
 from berth.events.bus import EventBus
 from berth.events.types import Event
+from berth.kit.clock import Clock
 from berth.storage import Database
 
 _AFTER_COMMIT = "berth_publish_after_commit"

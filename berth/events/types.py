@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
-from berth.clock import utcnow
+from berth.kit.clock import utcnow
 
 _event = dataclass(frozen=True, kw_only=True, slots=True)
 

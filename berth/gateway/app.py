@@ -12,7 +12,6 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from berth import __version__
-from berth.docs_assets import DOCS_ASSETS, offline_docs_app
 from berth.domain.errors import Unauthenticated
 from berth.events import EventBus
 from berth.gateway.admin import router as admin
@@ -26,7 +25,8 @@ from berth.gateway.service import GatewayService
 from berth.gateway.system import router as system
 from berth.gateway.tower import router as tower_router
 from berth.gateway.transactions import router as transactions
-from berth.ratelimit import FailureLimiter, address
+from berth.kit.docs_assets import DOCS_ASSETS, offline_docs_app
+from berth.kit.ratelimit import FailureLimiter, address
 from berth.tower.attach import GatewayTower
 
 log = logging.getLogger("berth.gateway")

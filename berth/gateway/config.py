@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from berth.clock import Clock, utcnow
 from berth.gateway.auth import resolve_api_key
 from berth.gateway.site import Site, load_site
 from berth.hardware.driver import LockController
 from berth.hardware.opening import OpenPolicy
-from berth.settings import Settings
+from berth.kit.clock import Clock, utcnow
+from berth.kit.settings import Settings
 from berth.tower.identity import TowerIdentity
 from berth.tower.sync import SyncConfig
 

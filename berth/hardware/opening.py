@@ -28,7 +28,7 @@ from berth.hardware.driver import (
 )
 
 if TYPE_CHECKING:
-    from berth.settings import Settings
+    from berth.kit.settings import Settings
 
 Sleep = Callable[[float], Awaitable[None]]
 CONTROLLER_UNREACHABLE = "CONTROLLER_UNREACHABLE"

@@ -1,1 +1,3 @@
-"""The small kit both services stand on: secret files, handing work to threads."""
+"""The small kit both services stand on: settings, clock, secret files, thread hand-off,
+failure limits, background tasks, health and offline docs assets. Imports nothing of Berth above
+the domain."""

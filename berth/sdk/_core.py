@@ -16,7 +16,7 @@ from typing import Any, Generic, Self, TypeVar
 
 import httpx
 
-from berth.clock import Clock, utcnow
+from berth.kit.clock import Clock, utcnow
 from berth.sdk.errors import raise_for_response
 
 T = TypeVar("T")

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 
-from berth.clock import Clock, utcnow
 from berth.contracts.cloud import (
     AssignedLocker,
     CommandList,
@@ -28,6 +27,7 @@ from berth.contracts.cloud import (
     Tower,
     WhoAmI,
 )
+from berth.kit.clock import Clock, utcnow
 from berth.sdk._core import (
     AsyncBase,
     Call,

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import insert, select
 
 from berth import events as ev
-from berth.background import background
+from berth.kit.background import background
 from berth.kit.threads import run_blocking
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient
 from berth.storage import Database, migrate

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from berth.clock import Clock
 from berth.events import EventBus
+from berth.kit.clock import Clock
 from berth.storage import Database
 from berth.tower.service import OpenedDoor
 

@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, delete, insert, select, update
 
 from berth import events as ev
-from berth.clock import Clock, utcnow
 from berth.domain.tokens import (
     AUTH_KEY_INVALID,
     AUTH_SIGNATURE,
@@ -35,6 +34,7 @@ from berth.domain.tokens import (
     verify,
     verify_key_announcement,
 )
+from berth.kit.clock import Clock, utcnow
 from berth.kit.threads import run_blocking
 from berth.storage import Database, migrate
 from berth.tower.identity import TowerIdentity

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 
 from berth import events as ev
+from berth.kit.settings import Settings
 from berth.kit.threads import run_blocking
 from berth.sdk.cloud import AsyncCloudClient
 from berth.sdk.errors import BerthApiError
-from berth.settings import Settings
 from berth.tower.service import TowerService
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from berth.clock import FakeClock
 from berth.cloud.app import build_service, create_app
 from berth.cloud.seed import seed_demo
 from berth.cloud.services import CloudServices
 from berth.domain.tokens import sign_event
+from berth.kit.clock import FakeClock
 from tests.support.configs import cloud_config
 from tests.support.waiting import BOUND
 

@@ -14,7 +14,7 @@ from berth.cloud.app import build_service
 from berth.cloud.config import CloudConfig
 from berth.cloud.keys import KeyRing
 from berth.domain.tokens import TokenKind, verify
-from berth.settings import get_settings
+from berth.kit.settings import get_settings
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from berth.demo import run_delivery, wait_for_state
+from berth.kit.settings import Settings
 from berth.sdk import BerthApiError
 from berth.sdk.cloud import CloudClient
 from berth.sdk.gateway import GatewayClient
-from berth.settings import Settings
 from berth.stack import Stack, StackInfo
 from tests.support.waiting import BOUND, SERVER_START, wait_until
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from berth.gateway.auth import KEY_FILE
-from berth.settings import Settings
+from berth.kit.settings import Settings
 from berth.stack import Stack
 from tests.support.waiting import SERVER_START, wait_healthy
 

@@ -18,7 +18,7 @@ from berth.gateway.config import GatewayConfig
 from berth.gateway.site import Site, load_site
 from berth.hardware.opening import OpenPolicy
 from berth.hardware.simulated import SimulatedController
-from berth.settings import Settings
+from berth.kit.settings import Settings
 from tests.support.configs import gateway_config
 from tests.support.waiting import SERVER_START
 

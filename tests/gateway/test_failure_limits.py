@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from berth.clock import FakeClock, utcnow
 from berth.domain.tokens import SignedToken, SigningKey, TokenClaims, TokenKind, sign_token
+from berth.kit.clock import FakeClock, utcnow
 from berth.tower.identity import TowerIdentity
 from tests.gateway.conftest import API_KEY
 from tests.tower.conftest import TOWER
@@ -109,7 +109,7 @@ def test_refused_tower_tokens_per_address_give_429(gateway_factory: Start, sqlit
 
 def test_budgets_come_from_settings(tmp_path: Path) -> None:
     from berth.gateway.config import GatewayConfig
-    from berth.settings import Settings
+    from berth.kit.settings import Settings
 
     config = GatewayConfig.from_settings(Settings(
         data_dir=tmp_path, gateway={"key_failures_per_address": "5/hour",

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from berth.cloud.config import CloudConfig
 from berth.gateway.config import GatewayConfig
 from berth.hardware.opening import OpenPolicy
-from berth.settings import CloudSettings, HardwareSettings, Settings, TowerSettings, flat_names
+from berth.kit.settings import CloudSettings, HardwareSettings, Settings, TowerSettings, flat_names
 from berth.stack import Stack
 from berth.tower.sync import SyncConfig
 from tests.support.configs import IsolatedSettings, isolated_settings

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from berth.clock import FakeClock
 from berth.cloud.app import build_service, create_app
 from berth.cloud.seed import seed_demo
+from berth.kit.clock import FakeClock
 from berth.sdk import AuthenticationError, Conflict, NotFound, TooManyRequests, ValidationFailed
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient, CloudClient
 from tests.support.configs import cloud_config

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from berth.clock import FakeClock
+from berth.kit.clock import FakeClock
 from berth.sdk import errors
 from berth.sdk._core import (
     Call,

@@ -1,7 +1,7 @@
 """Configs for tests, built the way the services build theirs: from ``Settings``.
 
 ``isolated_settings`` reads no environment (a developer's BERTH_* variables never leak into a
-test), so every value not given is the one default in ``berth/settings.py``.
+test), so every value not given is the one default in ``berth/kit/settings.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from berth.cloud.config import CloudConfig
 from berth.gateway.config import GatewayConfig
-from berth.settings import Settings
+from berth.kit.settings import Settings
 
 
 class IsolatedSettings(Settings):

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from berth.clock import FakeClock
 from berth.domain.tokens import SignedToken, SigningKey, TokenClaims, TokenKind, sign_token
 from berth.hardware.opening import OpenOutcome, OpenPolicy, open_door
 from berth.hardware.simulated import SimulatedController
+from berth.kit.clock import FakeClock
 from berth.storage import Database
 from berth.tower.identity import TowerIdentity
 from berth.tower.service import TowerService

@@ -10,12 +10,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from berth.clock import FakeClock
 from berth.cloud.app import build_service, create_app
 from berth.cloud.provision import provision_tower
 from berth.cloud.seed import seed_demo
 from berth.hardware.opening import OpenOutcome, open_door
 from berth.hardware.simulated import SimulatedController
+from berth.kit.clock import FakeClock
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient, CloudClient
 from berth.storage import Database
 from berth.tower.identity import GatewayLocker

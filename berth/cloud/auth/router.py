@@ -20,8 +20,8 @@ from berth.cloud.deps import AnyCaller, Auth
 from berth.cloud.errors import BasicChallenge, responses
 from berth.contracts.cloud import TokenResponse, WhoAmI
 from berth.domain.errors import InvalidInput, TooManyAttempts, Unauthenticated
-from berth.ratelimit import FailureLimiter
-from berth.ratelimit import address as client_address
+from berth.kit.ratelimit import FailureLimiter
+from berth.kit.ratelimit import address as client_address
 
 router = APIRouter(tags=["auth"])
 

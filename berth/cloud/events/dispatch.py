@@ -24,10 +24,10 @@ from typing import Protocol, runtime_checkable
 
 from sqlalchemy import select, update
 
-from berth.clock import Clock, utcnow
 from berth.cloud.events.outbox import to_event
 from berth.cloud.tables import outbox
 from berth.contracts.cloud import PartnerEvent
+from berth.kit.clock import Clock, utcnow
 from berth.storage import Database
 
 log = logging.getLogger("berth.cloud.dispatch")

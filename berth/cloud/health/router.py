@@ -1,6 +1,6 @@
 """Health probes for load balancers and orchestrators: no credentials, nothing but up or down.
 
-``GET /health/live`` (liveness, :mod:`berth.health`) and ``GET /health`` (readiness): whether
+``GET /health/live`` (liveness, :mod:`berth.kit.health`) and ``GET /health`` (readiness): whether
 the database answers, 503 when it does not. The gateway answers the same pair.
 """
 
@@ -12,7 +12,7 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from berth.cloud.deps import AllServices
-from berth.health import health_router
+from berth.kit.health import health_router
 
 router = health_router("health")
 

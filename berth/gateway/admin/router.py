@@ -23,8 +23,8 @@ from berth.gateway.system.schemas import LogFilter
 from berth.gateway.system.service import SystemService
 from berth.gateway.transactions.service import TransactionService
 from berth.gateway.web import IdPath, domain, errors
+from berth.kit.ratelimit import address
 from berth.kit.threads import run_blocking
-from berth.ratelimit import address
 
 router = APIRouter(prefix="/admin", tags=["Health & Status"])
 HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}

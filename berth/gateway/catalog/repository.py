@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text, update
 
-from berth.clock import Clock
 from berth.gateway import tables as t
 from berth.gateway.site import Site
 from berth.gateway.system.repository import write_log
+from berth.kit.clock import Clock
 from berth.storage.engine import Database
 
 _SITE_SYNC_LOCK = 0x62657274687379  # any constant shared by all gateway processes

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from berth.clock import Clock
 from berth.contracts.gateway import (
     BankType,
     BankTypeAssociation,
@@ -17,6 +16,7 @@ from berth.domain.errors import NotFound
 from berth.gateway import tables as t
 from berth.gateway.catalog.repository import CatalogRepository
 from berth.gateway.site import Site
+from berth.kit.clock import Clock
 
 
 @dataclass

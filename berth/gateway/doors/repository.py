@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from berth.clock import Clock
 from berth.gateway import tables as t
 from berth.gateway.system.repository import write_log
+from berth.kit.clock import Clock
 from berth.storage.engine import Database
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import Row, Select, and_, func, select, update
 
-from berth.clock import Clock
 from berth.gateway import tables as t
 from berth.gateway.system.repository import write_log
+from berth.kit.clock import Clock
 from berth.storage.engine import Database
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
 
-from berth.clock import Clock
 from berth.gateway import tables as t
 from berth.gateway.system.schemas import LogFilter
+from berth.kit.clock import Clock
 from berth.storage.engine import Database
 
 _INSERT_LOG = insert(t.log_entries)

@@ -1,7 +1,7 @@
 """System: health probes, information, device heartbeats, the log, the counters.
 
 ``/health`` (no credentials) keeps the seed's contract and checks the database for real (503 when
-it does not answer); ``/health/live`` (:mod:`berth.health`) only says the process answers. The
+it does not answer); ``/health/live`` (:mod:`berth.kit.health`) only says the process answers. The
 cloud answers the same pair.
 """
 
@@ -31,7 +31,7 @@ from berth.gateway.web import (
     errors,
     paged,
 )
-from berth.health import health_router
+from berth.kit.health import health_router
 
 router = APIRouter(prefix="/system", tags=["System"], dependencies=API_KEY)
 probes = health_router("Health & Status")

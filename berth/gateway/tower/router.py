@@ -25,8 +25,8 @@ from berth.domain.errors import NotFound, TooManyAttempts, Unauthenticated
 from berth.domain.tokens import TokenRefused
 from berth.gateway.auth import presented_key
 from berth.gateway.web import errors
+from berth.kit.ratelimit import address
 from berth.kit.threads import run_blocking
-from berth.ratelimit import address
 from berth.tower.service import COMMAND_UNSUPPORTED, TowerService
 
 router = APIRouter(prefix="/tower", tags=["Tower"])

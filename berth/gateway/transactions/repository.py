@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from berth.clock import Clock
 from berth.gateway import tables as t
 from berth.gateway.system.repository import write_log
 from berth.gateway.transactions.schemas import CreateCommand, CreateOutcome, TransactionRecord
+from berth.kit.clock import Clock
 from berth.storage.engine import Database
 
 CLAIM_ATTEMPTS = 5

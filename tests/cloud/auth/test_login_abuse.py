@@ -217,7 +217,7 @@ def test_limits_come_from_settings_and_bad_ones_are_refused(tmp_path: Path) -> N
     from pydantic import ValidationError
 
     from berth.cloud.config import CloudConfig
-    from berth.settings import Settings
+    from berth.kit.settings import Settings
 
     st = Settings(data_dir=tmp_path, cloud={"login_failures_per_client": "5/hour",
                                             "hash_concurrency": 3})

@@ -14,7 +14,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
-from berth.clock import FakeClock
 from berth.cloud.app import build_service, dispatch_task
 from berth.cloud.events import outbox
 from berth.cloud.events.dispatch import Dispatcher
@@ -24,6 +23,7 @@ from berth.cloud.tables import outbox as outbox_table
 from berth.contracts.cloud import PartnerEvent
 from berth.domain.errors import Conflict
 from berth.domain.tokens import TokenKind, sign_event
+from berth.kit.clock import FakeClock
 from berth.storage import Database
 from tests.cloud.conftest import Cloud, make_cloud, wait_until
 from tests.support.configs import cloud_config

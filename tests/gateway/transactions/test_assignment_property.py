@@ -9,7 +9,6 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from berth.clock import utcnow
 from berth.domain.matching import (
     Item,
     MatchError,
@@ -25,6 +24,7 @@ from berth.gateway.service import MIGRATIONS
 from berth.gateway.site import parse_site
 from berth.gateway.transactions.repository import TransactionRepository
 from berth.gateway.transactions.schemas import CreateCommand
+from berth.kit.clock import utcnow
 from berth.storage import migrate
 from berth.storage.engine import Database
 

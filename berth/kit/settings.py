@@ -28,7 +28,7 @@ from pydantic_settings import (
 def setting(default: Any, flat: str | None = None, description: str | None = None,
             **constraints: Any) -> Any:
     """A field with its default and, if deployments know one, its flat variable name."""
-    extra = {"flat_env": flat} if flat else None
+    extra: dict[str, Any] | None = {"flat_env": flat} if flat else None
     return Field(default, description=description, json_schema_extra=extra, **constraints)
 
 
