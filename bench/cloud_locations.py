@@ -31,12 +31,14 @@ N_LOCATIONS = 100_000
 CHUNK = 20_000
 
 
-def bulk_locations(service: CloudServices, partner_id: int) -> int:
-    """Insert the locations, one assigned tower each; 20 lockers at the first. Returns its id."""
+def bulk_locations(service: CloudServices, partner_id: int, n: int = N_LOCATIONS,
+                   first_id: int = 1) -> int:
+    """Insert ``n`` locations, one assigned tower each; 20 lockers at the first. Returns its id
+    (also used by the PostgreSQL query-plan test)."""
     now, rng = datetime.now(UTC), random.Random(7)
     with service.db.write() as conn:
-        for start in range(0, N_LOCATIONS, CHUNK):
-            ids = range(start + 1, min(start + CHUNK, N_LOCATIONS) + 1)
+        for start in range(first_id, first_id + n, CHUNK):
+            ids = range(start, min(start + CHUNK, first_id + n))
             conn.execute(insert(locations), [
                 dict(id=i, name=f"loc {i}", latitude=rng.uniform(47, 55),
                      longitude=rng.uniform(6, 15), street="", postal_code="", city="",
@@ -50,9 +52,9 @@ def bulk_locations(service: CloudServices, partner_id: int) -> int:
             conn.execute(insert(tower_partners),
                          [dict(tower_id=f"{i:016x}", partner_id=partner_id) for i in ids])
         spec = LockerCreate(name="x")
-        conn.execute(insert(lockers), [{**locker_values(f"{1:016x}", spec, now), "name": str(n)}
-                                       for n in range(1, 21)])
-    return 1
+        conn.execute(insert(lockers), [{**locker_values(f"{first_id:016x}", spec, now),
+                                        "name": str(i)} for i in range(1, 21)])
+    return first_id
 
 
 def latency(call: Callable[[], object], n: int = 300) -> tuple[float, float]:

@@ -15,7 +15,7 @@ from berth.cli.main import app as cli
 from berth.cloud.locations import repository as repo
 from berth.domain.geo import bounding_box
 from berth.kit.settings import get_settings
-from tests.cloud.conftest import Cloud
+from tests.cloud.conftest import Cloud, make_cloud
 
 ADMIN = "/api/v1/admin/locations"
 API = "/api/v1/locations"
@@ -267,15 +267,27 @@ def test_an_incomplete_item_is_refused(cloud: Cloud, params: dict[str, int]) -> 
     assert r.status_code == 400 and r.json()["detail"]["code"] == "ITEM_INCOMPLETE"
 
 
-def test_search_seeks_the_latitude_longitude_index_on_sqlite(cloud: Cloud) -> None:
-    query = repo.box_query(1, bounding_box(*HAUPTBAHNHOF, 2000))
+def _sqlite_plan(cloud: Cloud, query: Any) -> str:
     with cloud.service.db.read() as conn:
         compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
         plan = conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
-    details = " | ".join(str(row[-1]) for row in plan)
+    return " | ".join(str(row[-1]) for row in plan)
+
+
+def test_search_seeks_the_latitude_longitude_index_on_sqlite(cloud: Cloud) -> None:
+    details = _sqlite_plan(cloud, repo.box_query(1, bounding_box(*HAUPTBAHNHOF, 2000)))
     assert "SEARCH locations USING INDEX ix_locations_lat_lon (latitude>? AND latitude<?)" in \
         details, details
     assert "SCAN locations" not in details
+
+
+def test_a_locations_lockers_are_read_by_key_not_by_scanning_the_partners_towers(
+        cloud: Cloud) -> None:
+    details = _sqlite_plan(cloud, repo.location_lockers_query(1, 1))
+    assert "SCAN" not in details.replace("SCAN CONSTANT", ""), details
+    assert "ix_location_towers_location" in details, details
+    # not every tower of the partner first (what a join from tower_partners does)
+    assert "ix_tower_partners_partner" not in details, details
 
 
 def test_cli_creates_lists_and_places(cloud: Cloud, sqlite_url: str, tmp_path: Path,
@@ -299,3 +311,20 @@ def test_cli_creates_lists_and_places(cloud: Cloud, sqlite_url: str, tmp_path: P
                               "--timezone", "Nowhere/Land", "--db", url])
     assert bad.exit_code != 0 and "timezone" in bad.output
     get_settings.cache_clear()
+
+
+def test_search_uses_the_latitude_longitude_index_on_postgresql(postgres_url: str,
+                                                                tmp_path: Path) -> None:
+    from bench.cloud_locations import bulk_locations
+
+    for cloud in make_cloud(postgres_url, tmp_path / "data"):
+        partner = cloud.service.partners.partner_id("demo")
+        bulk_locations(cloud.service, partner, 5000, first_id=100)
+        query = repo.box_query(partner, bounding_box(51.0, 10.0, 2000))
+        with cloud.service.db.write() as conn:
+            conn.execute(text("ANALYZE"))
+        with cloud.service.db.read() as conn:
+            compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+            plan = "\n".join(r[0] for r in conn.execute(text(f"EXPLAIN {compiled}")))
+        assert "ix_locations_lat_lon" in plan, plan
+        assert "Seq Scan on locations" not in plan, plan
