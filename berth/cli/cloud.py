@@ -17,7 +17,10 @@ app = typer.Typer(help="cloud commands", no_args_is_help=True)
 partners = typer.Typer(help="Partners and their client credentials.", no_args_is_help=True)
 towers = typer.Typer(help="Towers (operator tasks).", no_args_is_help=True)
 keys = typer.Typer(help="The cloud's token-signing keys.", no_args_is_help=True)
+locations = typer.Typer(help="Locations and the towers standing in them (operator tasks).",
+                        no_args_is_help=True)
 app.add_typer(partners, name="partners")
+app.add_typer(locations, name="locations")
 app.add_typer(towers, name="towers")
 app.add_typer(keys, name="keys")
 
@@ -70,6 +73,59 @@ def partners_list(db: str | None = DbOption) -> None:
     for p in _service(db).partners.list_partners():
         table.add_row(str(p.id), p.name)
     Console().print(table)
+
+
+@locations.command("create")
+def locations_create(
+    name: str,
+    lat: float = typer.Option(..., help="Latitude in degrees (-90..90)."),
+    lon: float = typer.Option(..., help="Longitude in degrees (-180..180)."),
+    timezone: str = typer.Option(..., help="IANA timezone, e.g. Europe/Berlin."),
+    street: str = typer.Option(""),
+    postal_code: str = typer.Option(""),
+    city: str = typer.Option(""),
+    country: str = typer.Option("", help="ISO 3166-1 alpha-2, e.g. DE."),
+    hours: str | None = typer.Option(None, help='Opening hours as JSON, e.g. \'{"monday": '
+                                     '[{"open": "08:00", "close": "20:00"}]}\'; none: always '
+                                     "open."),
+    db: str | None = DbOption,
+) -> None:
+    """Create a location and print its id."""
+    from pydantic import ValidationError
+
+    from berth.cloud.locations.schemas import LocationCreate
+
+    try:
+        body = LocationCreate.model_validate_json(json.dumps({
+            "name": name, "latitude": lat, "longitude": lon, "timezone": timezone,
+            "address": {"street": street, "postal_code": postal_code, "city": city,
+                        "country": country},
+            "opening_hours": json.loads(hours) if hours else None}))
+    except (ValidationError, ValueError) as exc:
+        _fail(f"invalid location: {exc}")
+    typer.echo(f"location {_service(db).locations.create_location(body).id}")
+
+
+@locations.command("list")
+def locations_list(db: str | None = DbOption) -> None:
+    service = _service(db).locations
+    table = Table("id", "name", "latitude", "longitude", "city", "timezone", "towers")
+    for loc in service.all_locations():
+        table.add_row(str(loc.id), loc.name, str(loc.latitude), str(loc.longitude),
+                      loc.address.city, loc.timezone, " ".join(service.tower_ids(loc.id)))
+    Console(width=160).print(table)
+
+
+@locations.command("add-tower")
+def locations_add_tower(location_id: int, tower_id: str, db: str | None = DbOption) -> None:
+    """Put a tower in a location (a tower stands in one location: it moves there)."""
+    from berth.domain.errors import NotFound
+
+    try:
+        _service(db).locations.place_tower(location_id, tower_id)
+    except NotFound as exc:
+        _fail(exc.message)
+    typer.echo(f"tower {tower_id.lower()} stands in location {location_id}")
 
 
 @app.command()

@@ -26,6 +26,7 @@ from berth.cloud.events import router as events
 from berth.cloud.events.dispatch import Dispatcher
 from berth.cloud.health import router as health
 from berth.cloud.keys import KeyRing, Vault
+from berth.cloud.locations import router as locations
 from berth.cloud.lockers import router as lockers
 from berth.cloud.reservations import router as reservations
 from berth.cloud.services import CloudServices
@@ -130,6 +131,7 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
     )
     install_error_handlers(app)
     for module in (health, auth, towers, lockers, reservations, tokens, tower_sync, events,
-                   admin):
+                   admin, locations):
         app.include_router(module.router)
+    app.include_router(locations.admin_router)
     return app

@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from berth.cloud.auth.credentials import OPERATOR, SERVICE_PROVIDER, TOWER_ACCESS, Principal
 from berth.cloud.auth.service import AuthService
 from berth.cloud.events.service import EventsService
+from berth.cloud.locations.service import LocationsService
 from berth.cloud.lockers.service import LockersService
 from berth.cloud.partners.service import PartnersService
 from berth.cloud.reservations.service import ReservationsService
@@ -46,6 +47,7 @@ Reservations = Annotated[ReservationsService, Depends(_domain("reservations"))]
 Tokens = Annotated[TokensService, Depends(_domain("tokens"))]
 TowerSync = Annotated[TowerSyncService, Depends(_domain("tower_sync"))]
 Events = Annotated[EventsService, Depends(_domain("events"))]
+Locations = Annotated[LocationsService, Depends(_domain("locations"))]
 
 
 def scope_required(scope: str | None) -> Callable[..., Principal]:

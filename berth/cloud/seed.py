@@ -1,4 +1,5 @@
-"""Demo data: an operator, a partner ``demo`` holding a tower of 16 lockers, a partner ``other``.
+"""Demo data: an operator, a partner ``demo`` holding a tower of 16 lockers, a partner ``other``;
+four locations in Berlin, the tower standing in the first.
 
 ``seed_demo`` is idempotent in what it builds (a second run reuses the partners and the tower)
 and always prints fresh client credentials, because stored secrets are only hashes.
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from berth.cloud.locations.schemas import LocationCreate
 from berth.cloud.lockers.schemas import LockerCreate
 from berth.cloud.services import CloudServices
-from berth.contracts.cloud import Dimensions
+from berth.contracts.cloud import Address, Dimensions, OpeningHours, OpeningInterval
 from berth.domain.errors import NotFound
 
 DEMO_TOWER = "Demo tower"
@@ -38,6 +40,32 @@ def demo_lockers() -> list[LockerCreate]:
     return lockers
 
 
+_SHOP_DAY = [OpeningInterval(open="08:00", close="20:00")]
+_SHOP_HOURS = OpeningHours(monday=_SHOP_DAY, tuesday=_SHOP_DAY, wednesday=_SHOP_DAY,
+                           thursday=_SHOP_DAY, friday=_SHOP_DAY, saturday=_SHOP_DAY)
+# Several locations in one city (Berlin); the demo tower stands in the first, the main station.
+DEMO_LOCATIONS = [
+    ("Hauptbahnhof", 52.5251, 13.3694, "Europaplatz 1", "10557", None),
+    ("Alexanderplatz", 52.5219, 13.4132, "Alexanderplatz 3", "10178", _SHOP_HOURS),
+    ("Potsdamer Platz", 52.5096, 13.3759, "Potsdamer Platz 1", "10785", _SHOP_HOURS),
+    ("Kreuzberg Markthalle", 52.4988, 13.4318, "Eisenbahnstraße 42", "10997", _SHOP_HOURS),
+]
+
+
+def demo_locations(cloud: CloudServices) -> list[int]:
+    """The demo city's location ids, created on the first run (reused by name after)."""
+    known = {loc.name: loc.id for loc in cloud.locations.all_locations()}
+    ids = []
+    for name, lat, lon, street, postal, hours in DEMO_LOCATIONS:
+        if name not in known:
+            known[name] = cloud.locations.create_location(LocationCreate(
+                name=name, latitude=lat, longitude=lon, opening_hours=hours,
+                address=Address(street=street, postal_code=postal, city="Berlin", country="DE"),
+                timezone="Europe/Berlin")).id
+        ids.append(known[name])
+    return ids
+
+
 def _partner_credentials(cloud: CloudServices, name: str) -> dict[str, str]:
     try:
         cloud.partners.partner_id(name)
@@ -57,8 +85,11 @@ def seed_demo(cloud: CloudServices) -> dict[str, Any]:
         tower = cloud.towers.create_tower(DEMO_TOWER)
         cloud.lockers.add_lockers(tower.id, demo_lockers())
     cloud.towers.assign_tower(tower.id, cloud.partners.partner_id("demo"))
+    locations = demo_locations(cloud)
+    cloud.locations.place_tower(locations[0], tower.id)
     return {
         "partners": {"demo": demo, "other": other},
         "tower_id": tower.id,
+        "location_ids": locations,
         "operator": {"client_id": operator.client_id, "client_secret": operator.client_secret},
     }

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from berth.cloud.auth.service import AuthService
 from berth.cloud.context import CloudContext
 from berth.cloud.events.service import EventsService
+from berth.cloud.locations.service import LocationsService
 from berth.cloud.lockers.service import LockersService
 from berth.cloud.partners.service import PartnersService
 from berth.cloud.reservations.service import ReservationsService
@@ -29,6 +30,7 @@ class CloudServices:
     tokens: TokensService = field(init=False)
     tower_sync: TowerSyncService = field(init=False)
     events: EventsService = field(init=False)
+    locations: LocationsService = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth = AuthService(self.ctx)
@@ -39,6 +41,7 @@ class CloudServices:
         self.tokens = TokensService(self.ctx)
         self.tower_sync = TowerSyncService(self.ctx)
         self.events = EventsService(self.ctx)
+        self.locations = LocationsService(self.ctx)
 
     def ping(self) -> bool:
         """Whether the database answers now (the readiness probe)."""

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -76,6 +77,33 @@ towers = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+# Where towers stand: a location holds towers, a tower stands in at most one location (its
+# primary key in ``location_towers``). Search prefilters on the (latitude, longitude) index.
+locations = Table(
+    "locations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("latitude", Float, nullable=False),
+    Column("longitude", Float, nullable=False),
+    Column("street", String(200), nullable=False),
+    Column("postal_code", String(20), nullable=False),
+    Column("city", String(100), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("opening_hours", Text, nullable=True),  # JSON per weekday; NULL: always open
+    Column("timezone", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_locations_lat_lon", "latitude", "longitude"),
+)
+
+location_towers = Table(
+    "location_towers",
+    metadata,
+    Column("tower_id", String(16), ForeignKey("towers.id"), primary_key=True),
+    Column("location_id", Integer, ForeignKey("locations.id"), nullable=False),
+    Index("ix_location_towers_location", "location_id"),
+)
+
 tower_partners = Table(
     "tower_partners",
     metadata,
@@ -96,6 +124,7 @@ lockers = Table(
     Column("width_mm", Integer, nullable=True),
     Column("height_mm", Integer, nullable=True),
     Column("depth_mm", Integer, nullable=True),
+    Column("max_weight_g", Integer, nullable=True),  # load limit, where known (0003)
     Column("state", Integer, nullable=False),
     Column("holder_partner_id", Integer, ForeignKey("partners.id"), nullable=True),
     # When the current state runs out (reservation or last drop-off token), for lazy expiry.

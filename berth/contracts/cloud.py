@@ -164,3 +164,78 @@ class EventPage(BaseModel):
     events: list[PartnerEvent]
     next_after: int = Field(description="Pass as ``after`` to read on (the last position "
                             "returned, or the ``after`` given when there was nothing new).")
+
+
+# ---- locations ----------------------------------------------------------------------------
+
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+
+
+class Closed(Strict):
+    """A request part whose unknown keys are mistakes (``funday``), refused with 422."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class OpeningInterval(Closed):
+    """Open from ``open`` (inclusive) to ``close`` (exclusive), local time; ``24:00`` ends the
+    day. An interval never runs past midnight: split it over two weekdays."""
+
+    open: str = Field(pattern=HHMM, examples=["08:00"])
+    close: str = Field(pattern=HHMM, examples=["20:00"])
+
+
+class OpeningHours(Closed):
+    """Intervals per weekday; a weekday left out (or empty) is closed all day."""
+
+    monday: list[OpeningInterval] = Field(default_factory=list, max_length=8)
+    tuesday: list[OpeningInterval] = Field(default_factory=list, max_length=8)
+    wednesday: list[OpeningInterval] = Field(default_factory=list, max_length=8)
+    thursday: list[OpeningInterval] = Field(default_factory=list, max_length=8)
+    friday: list[OpeningInterval] = Field(default_factory=list, max_length=8)
+    saturday: list[OpeningInterval] = Field(default_factory=list, max_length=8)
+    sunday: list[OpeningInterval] = Field(default_factory=list, max_length=8)
+
+
+class Address(Closed):
+    street: str = Field("", max_length=200, examples=["Europaplatz 1"])
+    postal_code: str = Field("", max_length=20, examples=["10557"])
+    city: str = Field("", max_length=100, examples=["Berlin"])
+    country: str = Field("", max_length=2, description="ISO 3166-1 alpha-2, e.g. DE.")
+
+
+class Location(BaseModel):
+    id: int
+    name: str
+    latitude: float
+    longitude: float
+    address: Address
+    opening_hours: OpeningHours | None = Field(
+        description="Per weekday; null: open around the clock.")
+    timezone: str = Field(description="IANA name, e.g. Europe/Berlin.")
+
+
+class NearbyLocation(Location):
+    distance_m: float = Field(description="Great-circle distance from the point asked about.")
+
+
+class TypeAvailability(BaseModel):
+    type: str
+    available: int
+    total: int
+    fits: bool | None = Field(None, description="With item dimensions: whether a locker of this "
+                              "type takes the item (null without dimensions).")
+    fitting_available: int | None = Field(None, description="Free lockers of this type that take "
+                                          "the item (null without dimensions).")
+
+
+class Availability(BaseModel):
+    location_id: int
+    open_now: bool = Field(description="By the opening hours, now, in the location's timezone.")
+    available: int = Field(description="Lockers free to reserve now.")
+    total: int
+    by_type: list[TypeAvailability]
+    fitting_types: list[str] | None = Field(None, description="With item dimensions: the "
+                                            "locker types that take the item.")
+    fitting_available: int | None = Field(None, description="With item dimensions: free "
+                                          "lockers that take the item.")

@@ -17,11 +17,14 @@ import httpx
 
 from berth.contracts.cloud import (
     AssignedLocker,
+    Availability,
     CommandList,
     EventBatchResult,
     EventPage,
+    Location,
     Locker,
     LockerToken,
+    NearbyLocation,
     ReleaseLockerResult,
     Reservation,
     Tower,
@@ -113,6 +116,44 @@ class _CloudCalls:
         """Your event stream after position ``after``; read on with ``page.next_after``."""
         return self._send(Call("GET", "/api/v1/events", json_of(EventPage),
                                params={"after": after, "limit": limit}))
+
+    # ---- locations ----------------------------------------------------------------------
+
+    def list_locations(self, skip: int = 0, limit: int = 100) -> Result[list[Location]]:
+        return self._send(Call("GET", "/api/v1/locations/", list_of(Location),
+                               params={"skip": skip, "limit": limit}))
+
+    def locations_in_area(self, start: tuple[float, float], end: tuple[float, float],
+                          limit: int = 100) -> Result[list[Location]]:
+        """Your locations between two opposite corners ``(lat, lon)``."""
+        params = {"start": f"{start[0]},{start[1]}", "end": f"{end[0]},{end[1]}",
+                  "limit": limit}
+        return self._send(Call("GET", "/api/v1/locations/in-area", list_of(Location),
+                               params=params))
+
+    def closest_locations(self, lat: float, lon: float, radius: float = 5000,
+                          limit: int = 20) -> Result[list[NearbyLocation]]:
+        """Within ``radius`` metres, nearest first, each with ``distance_m``."""
+        return self._send(Call("GET", "/api/v1/locations/closest", list_of(NearbyLocation),
+                               params={"lat": lat, "lon": lon, "radius": radius,
+                                       "limit": limit}))
+
+    def location_lockers(self, location_id: int) -> Result[list[Locker]]:
+        return self._send(Call("GET", f"/api/v1/locations/{location_id}/lockers",
+                               list_of(Locker)))
+
+    def location_availability(self, location_id: int,
+                              item: tuple[int, int, int] | None = None,
+                              weight: int | None = None) -> Result[Availability]:
+        """Free / total and open now; with ``item`` (width, height, depth in mm) also which
+        locker types take it and how many of those are free (the fit check)."""
+        params: dict[str, int] = {}
+        if item is not None:
+            params.update(zip(("width", "height", "depth"), item, strict=True))
+            if weight is not None:
+                params["weight"] = weight
+        return self._send(Call("GET", f"/api/v1/locations/{location_id}/availability",
+                               json_of(Availability), params=params or None))
 
     # ---- tower sync (scope tower_access) --------------------------------------------------
 

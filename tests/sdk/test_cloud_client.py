@@ -137,3 +137,32 @@ def test_too_many_failed_logins_is_a_typed_429_with_retry_after(tmp_path: Path,
             sdk.get_token()
     assert refused.value.status == 429 and refused.value.code == "TOO_MANY_ATTEMPTS"
     assert refused.value.retry_after is not None and 0 < refused.value.retry_after <= 60
+
+
+def test_locations_through_both_clients(cloud: tuple[Any, dict[str, Any]]) -> None:
+    app, world = cloud
+    home = world["location_ids"][0]
+    with client(app, world["partners"]["demo"]) as sdk:
+        assert [loc.id for loc in sdk.list_locations()] == [home]
+        assert sdk.list_locations(skip=1) == []
+        near = sdk.closest_locations(52.52, 13.40, radius=3000)
+        assert [loc.id for loc in near] == [home] and near[0].distance_m > 0
+        assert [loc.id for loc in sdk.locations_in_area((52.53, 13.36), (52.5, 13.4))] == [home]
+        assert len(sdk.location_lockers(home)) == 16
+        plain = sdk.location_availability(home)
+        assert (plain.available, plain.total, plain.fitting_types) == (16, 16, None)
+        fit = sdk.location_availability(home, (500, 400, 350), weight=3000)
+        assert fit.fitting_types == ["large", "xlarge"] and fit.fitting_available == 8
+        with pytest.raises(NotFound):
+            sdk.location_lockers(world["location_ids"][1])
+    creds = world["partners"]["demo"]
+
+    async def scenario() -> list[int]:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cloud")
+        async with AsyncCloudClient("http://cloud", creds["client_id"], creds["client_secret"],
+                                    http=http) as sdk:
+            found = await sdk.closest_locations(52.52, 13.40, radius=3000)
+            availability = await sdk.location_availability(home, (100, 100, 100))
+            return [loc.id for loc in found] + [availability.fitting_available or 0]
+
+    assert asyncio.run(scenario()) == [home, 16]

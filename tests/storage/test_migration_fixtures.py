@@ -39,6 +39,8 @@ BACKFILLS: dict[tuple[str, str, str], Any | Callable[[Row], Any]] = {
     ("tower", "tower_lockers", "hold_id"): None,
     # t0004: an older pending token has no recorded expiry; its spent record uses the fallback.
     ("tower", "tower_lockers", "pending_expires"): None,
+    # cloud 0003: no older locker has a known load limit.
+    ("cloud", "lockers", "max_weight_g"): None,
 }
 
 #: Tables ("table") or columns ("table.column") a migration removed on purpose, per tree.

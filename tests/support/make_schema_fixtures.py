@@ -143,6 +143,16 @@ SEED: dict[str, Rows] = {
              "lease_until": T1, "dispatched_at": None},
         ],
         "outbox_positions": [{"partner_id": 1, "last_position": 2}],
+        "locations": [  # cloud 0003: one with hours, one open around the clock
+            {"id": 1, "name": "Station", "latitude": 52.525, "longitude": 13.369,
+             "street": "Europaplatz 1", "postal_code": "10557", "city": "Berlin",
+             "country": "DE", "opening_hours": '{"monday": [{"open": "08:00", "close": "20:00"}]}',
+             "timezone": "Europe/Berlin", "created_at": T0},
+            {"id": 2, "name": "Harbour", "latitude": -33.858, "longitude": 151.214,
+             "street": "", "postal_code": "", "city": "Sydney", "country": "AU",
+             "opening_hours": None, "timezone": "Australia/Sydney", "created_at": T1},
+        ],
+        "location_towers": [{"tower_id": "TWR00000001", "location_id": 1}],
         "tower_events": [
             {"tower_id": "TWR00000001", "seq": 1, "type": "door_closed", "locker_id": 1,
              "token_id": "tok-dropoff", "timestamp": UNIX0, "body": '{"seq": 1}',

@@ -15,6 +15,8 @@ class LockerCreate(Strict):
     isLowLocker: bool = False
     accessMode: str = Field("public", max_length=20)
     dimensions: Dimensions = Dimensions()
+    maxWeight: int | None = Field(None, ge=1, le=1_000_000,
+                                  description="Load limit in grams, where known (fit check).")
 
 
 class LockersCreate(Strict):
