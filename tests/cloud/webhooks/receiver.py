@@ -24,6 +24,7 @@ class Received:
 class Receiver:
     port: int
     status: int = 200
+    answer: bytes = b"thanks"
     got: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -43,7 +44,7 @@ class Receiver:
                                                  body))
                 self.send_response(receiver.status)
                 self.end_headers()
-                self.wfile.write(b"thanks")
+                self.wfile.write(receiver.answer)
 
             def log_message(self, *args: object) -> None:
                 pass
