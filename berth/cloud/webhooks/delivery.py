@@ -36,7 +36,7 @@ from berth.kit.clock import Clock, utcnow
 
 log = logging.getLogger("berth.cloud.webhooks")
 ATTEMPT_TIMEOUT = 10.0  # seconds per attempt
-LEASE = 60.0  # seconds a worker holds a delivery it is sending (well above the timeout)
+LEASE = 2 * ATTEMPT_TIMEOUT  # seconds a worker holds a delivery it sends; then another may
 EXCERPT = 500  # characters of the answer kept in the delivery log
 
 

@@ -25,6 +25,7 @@ class Receiver:
     port: int
     status: int = 200
     answer: bytes = b"thanks"
+    hold: threading.Event | None = None  # when set: answer only once it is set
     got: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -42,6 +43,8 @@ class Receiver:
                 with receiver._lock:
                     receiver.got.append(Received({k.lower(): v for k, v in self.headers.items()},
                                                  body))
+                if receiver.hold is not None:
+                    receiver.hold.wait(60)
                 self.send_response(receiver.status)
                 self.end_headers()
                 self.wfile.write(receiver.answer)
