@@ -185,3 +185,4 @@ previous_valid_until  # unused variable (berth/contracts/cloud.py:191)
 last_status_code  # unused variable (berth/contracts/cloud.py:201)
 response_excerpt  # unused variable (berth/contracts/cloud.py:203)
 delivered_at  # unused variable (berth/contracts/cloud.py:207)
+_.redeliver_webhook  # unused method (berth/sdk/cloud.py): SDK public API
