@@ -88,3 +88,11 @@ def endpoint_deliveries(conn: Connection, endpoint_id: str, limit: int) -> list[
 
 def update_delivery(conn: Connection, delivery_id: int, values: dict[str, Any]) -> None:
     conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
+
+
+def retry_now(conn: Connection, endpoint_id: str, now: datetime) -> None:
+    """Make the endpoint's pending deliveries due now (it was just enabled again)."""
+    conn.execute(update(deliveries)
+                 .where(deliveries.c.endpoint_id == endpoint_id,
+                        deliveries.c.status == "pending")
+                 .values(next_attempt_at=now))

@@ -106,6 +106,8 @@ class WebhooksService:
             self._own(conn, partner_id, endpoint_id)
             if values:
                 repo.update_endpoint(conn, endpoint_id, values)
+            if body.enabled:  # its waiting deliveries go now, not after their last backoff
+                repo.retry_now(conn, endpoint_id, self.ctx.clock())
             return to_endpoint(self._own(conn, partner_id, endpoint_id))
 
     def delete(self, partner_id: int, endpoint_id: str) -> None:
@@ -144,9 +146,12 @@ class WebhooksService:
         type (what the outbox consumer does); returns how many endpoints matched."""
         now = self.ctx.clock()
         with self.ctx.write() as conn:
+            endpoints = repo.partner_endpoints(conn, event.partner_id, enabled_only=True)
+            if not endpoints:
+                return 0
             type_, body = webhook_body(conn, event)
             matched = 0
-            for ep in repo.partner_endpoints(conn, event.partner_id, enabled_only=True):
+            for ep in endpoints:
                 wanted = json.loads(ep["event_types"])
                 if wanted and type_ not in wanted:
                     continue

@@ -21,7 +21,7 @@ from berth.cloud.lockers.schemas import LockerCreate
 from berth.cloud.services import CloudServices
 from berth.cloud.tables import outbox, webhook_deliveries
 from berth.cloud.webhooks.delivery import DeliveryWorker, WebhookConsumer
-from berth.cloud.webhooks.schemas import WebhookCreate
+from berth.cloud.webhooks.schemas import WebhookCreate, WebhookUpdate
 from berth.domain.tokens import TokenKind
 from berth.kit.clock import FakeClock
 from tests.cloud.webhooks.receiver import Receiver
@@ -191,3 +191,8 @@ def test_backoff_grows_with_jitter_and_a_failing_endpoint_is_disabled(hooks: Hoo
                             ).mappings().one()
     assert told["partner_id"] == h.pid and json.loads(told["data"])["webhook_endpoint_id"] == wid
     assert h.worker.run_once() == 0  # disabled: nothing is sent
+    h.receiver.start()
+    enabled = h.service.webhooks.update(h.pid, wid, WebhookUpdate(enabled=True))
+    assert enabled.enabled and enabled.disabled_reason is None and enabled.failing_since is None
+    assert h.worker.run_once() == 1  # at once, not after the last backoff
+    assert len(h.receiver.got) == 1

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from berth.cloud.tables import webhook_endpoints
+from berth.stack import Stack
 from tests.cloud.conftest import Cloud, make_cloud
 from tests.support.configs import cloud_config, isolated_settings
 
@@ -128,3 +129,9 @@ def test_webhooks_need_the_service_provider_scope(cloud: Cloud) -> None:
     assert cloud.http.get("/api/v1/webhooks").status_code == 401
     r = cloud.http.get("/api/v1/webhooks", headers=cloud.headers("demo", "tower_access"))
     assert r.status_code == 403
+
+
+def test_the_local_stack_allows_private_targets(tmp_path: Path) -> None:
+    """`berth up` runs receivers on the same machine; an operator's own setting still wins."""
+    env = Stack(isolated_settings(data_dir=tmp_path))._env()
+    assert env["BERTH_CLOUD_WEBHOOKS_ALLOW_PRIVATE"] == "true"
