@@ -106,6 +106,7 @@ class Stack:
         env = dict(os.environ)
         env["BERTH_DATA_DIR"] = str(self.settings.data_dir.resolve())
         env["BERTH_MDNS"] = "false"
+        env.setdefault("BERTH_CLOUD_WEBHOOKS_ALLOW_PRIVATE", "true")  # receivers on this machine
         return env
 
     def _spawn(self, *args: str) -> subprocess.Popen[bytes]:

@@ -23,7 +23,7 @@ from berth.cloud.config import CloudConfig
 from berth.cloud.context import CloudContext
 from berth.cloud.errors import install_error_handlers
 from berth.cloud.events import router as events
-from berth.cloud.events.dispatch import Dispatcher
+from berth.cloud.events.dispatch import Consumer, Dispatcher
 from berth.cloud.health import router as health
 from berth.cloud.keys import KeyRing, Vault
 from berth.cloud.locations import router as locations
@@ -33,6 +33,8 @@ from berth.cloud.services import CloudServices
 from berth.cloud.tokens import router as tokens
 from berth.cloud.tower_sync import router as tower_sync
 from berth.cloud.towers import router as towers
+from berth.cloud.webhooks import router as webhooks
+from berth.cloud.webhooks.delivery import DeliveryWorker, WebhookConsumer
 from berth.kit.background import background
 from berth.kit.docs_assets import offline_docs_app
 from berth.kit.ratelimit import FailureLimiter
@@ -63,7 +65,7 @@ def build_service(config: CloudConfig) -> CloudServices:
         jwt_key=jwt_key,
         access_token_ttl=config.access_token_ttl,
         hasher=SecretHasher(config.hash_concurrency, config.hash_queue, config.hash_wait),
-    ))
+    ), config.webhooks)
 
 
 async def _sweep_forever(services: CloudServices, interval: float) -> None:
@@ -90,11 +92,33 @@ async def _dispatch_forever(dispatcher: Dispatcher, interval: float) -> None:
 def dispatch_task(
     config: CloudConfig, dispatcher: Dispatcher
 ) -> Coroutine[Any, Any, None] | None:
-    """The dispatcher's loop, or None when dispatching is off or nothing consumes: events then
-    wait undispatched, so a consumer configured later still receives the backlog."""
-    if config.outbox_dispatch_interval <= 0 or not config.outbox_consumers:
+    """The dispatcher's loop, or None when dispatching is off or nothing consumes (no consumer
+    configured and webhooks off): events then wait undispatched, so a consumer configured later
+    still receives the backlog."""
+    webhooks_on = config.webhooks.delivery_interval > 0
+    if config.outbox_dispatch_interval <= 0 or not (config.outbox_consumers or webhooks_on):
         return None
     return _dispatch_forever(dispatcher, config.outbox_dispatch_interval)
+
+
+async def _deliver_forever(worker: DeliveryWorker, interval: float) -> None:
+    """Send due webhook deliveries; poll again after ``interval`` once none is due."""
+    while True:
+        try:
+            busy = await run_blocking(worker.run_once) >= worker.batch
+        except Exception:  # the database may be away; the deliveries wait in it
+            log.exception("webhook delivery failed")
+            busy = False
+        if not busy:
+            await asyncio.sleep(interval)
+
+
+def consumers(config: CloudConfig, services: CloudServices) -> list[Consumer]:
+    """The configured consumers, and the webhooks' unless webhooks are off."""
+    found = list(config.outbox_consumers)
+    if config.webhooks.delivery_interval > 0:
+        found.append(WebhookConsumer(services.webhooks))
+    return found
 
 
 def create_app(config: CloudConfig, services: CloudServices | None = None) -> FastAPI:
@@ -103,14 +127,19 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         dispatcher = app.state.dispatcher = Dispatcher(
-            services.db, config.outbox_consumers, clock=config.clock, lease=config.outbox_lease)
+            services.db, consumers(config, services), clock=config.clock,
+            lease=config.outbox_lease)
+        interval = config.webhooks.delivery_interval
+        delivering = (_deliver_forever(DeliveryWorker(services.webhooks), interval)
+                      if interval > 0 else None)
         sweeper = (_sweep_forever(services, config.sweep_interval)
                    if config.sweep_interval > 0 else None)
         dispatching = dispatch_task(config, dispatcher)
         await services.bus.start()  # before anything can publish
         try:
             async with (background(sweeper, "berth-cloud-sweeper"),
-                        background(dispatching, "berth-cloud-outbox")):
+                        background(dispatching, "berth-cloud-outbox"),
+                        background(delivering, "berth-cloud-webhooks")):
                 yield
         finally:
             await services.bus.stop()  # after the sweeper, before the database closes
@@ -131,7 +160,7 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
     )
     install_error_handlers(app)
     for module in (health, auth, towers, lockers, reservations, tokens, tower_sync, events,
-                   admin, locations):
+                   webhooks, admin, locations):
         app.include_router(module.router)
     app.include_router(locations.admin_router)
     return app

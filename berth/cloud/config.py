@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from berth.cloud.events.dispatch import Consumer, JsonLinesConsumer
+from berth.cloud.webhooks.policy import WebhookPolicy
 from berth.kit.clock import Clock, utcnow
 from berth.kit.settings import Settings
 
@@ -33,6 +34,7 @@ class CloudConfig:
     outbox_dispatch_interval: float  # seconds between idle outbox polls; 0 disables
     outbox_lease: float  # seconds a dispatcher's claim holds before others take it
     outbox_consumers: Sequence[Consumer]
+    webhooks: WebhookPolicy
     clock: Clock = utcnow
     migrate: bool = True
 
@@ -54,5 +56,11 @@ class CloudConfig:
             outbox_dispatch_interval=st.outbox_dispatch_interval,
             outbox_lease=st.outbox_lease,
             outbox_consumers=(JsonLinesConsumer(st.outbox_jsonl),) if st.outbox_jsonl else (),
+            webhooks=WebhookPolicy(
+                allow_private=st.webhooks_allow_private,
+                delivery_interval=st.webhooks_delivery_interval,
+                retry_base=st.webhooks_retry_base, retry_max=st.webhooks_retry_max,
+                disable_after=st.webhooks_disable_after,
+                rotation_overlap=st.webhooks_rotation_overlap),
         )
         return cls(**(values | overrides))

@@ -17,6 +17,7 @@ from berth.cloud.services import CloudServices
 from berth.cloud.tokens.service import TokensService
 from berth.cloud.tower_sync.service import TowerSyncService
 from berth.cloud.towers.service import TowersService
+from berth.cloud.webhooks.service import WebhooksService
 from berth.contracts.cloud import MAX_ID
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token.")
@@ -48,6 +49,7 @@ Tokens = Annotated[TokensService, Depends(_domain("tokens"))]
 TowerSync = Annotated[TowerSyncService, Depends(_domain("tower_sync"))]
 Events = Annotated[EventsService, Depends(_domain("events"))]
 Locations = Annotated[LocationsService, Depends(_domain("locations"))]
+Webhooks = Annotated[WebhooksService, Depends(_domain("webhooks"))]
 
 
 def scope_required(scope: str | None) -> Callable[..., Principal]:

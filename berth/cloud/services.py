@@ -15,6 +15,8 @@ from berth.cloud.reservations.service import ReservationsService
 from berth.cloud.tokens.service import TokensService
 from berth.cloud.tower_sync.service import TowerSyncService
 from berth.cloud.towers.service import TowersService
+from berth.cloud.webhooks.policy import WebhookPolicy
+from berth.cloud.webhooks.service import WebhooksService
 from berth.events.bus import EventBus
 from berth.storage import Database
 
@@ -22,6 +24,7 @@ from berth.storage import Database
 @dataclass
 class CloudServices:
     ctx: CloudContext
+    webhook_policy: WebhookPolicy
     auth: AuthService = field(init=False)
     partners: PartnersService = field(init=False)
     towers: TowersService = field(init=False)
@@ -31,6 +34,7 @@ class CloudServices:
     tower_sync: TowerSyncService = field(init=False)
     events: EventsService = field(init=False)
     locations: LocationsService = field(init=False)
+    webhooks: WebhooksService = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth = AuthService(self.ctx)
@@ -42,6 +46,7 @@ class CloudServices:
         self.tower_sync = TowerSyncService(self.ctx)
         self.events = EventsService(self.ctx)
         self.locations = LocationsService(self.ctx)
+        self.webhooks = WebhooksService(self.ctx, self.webhook_policy)
 
     def ping(self) -> bool:
         """Whether the database answers now (the readiness probe)."""

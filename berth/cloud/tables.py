@@ -227,3 +227,44 @@ outbox_positions = Table(
     Column("partner_id", Integer, ForeignKey("partners.id"), primary_key=True),
     Column("last_position", BigInteger, nullable=False),
 )
+
+# Webhooks (cloud/webhooks): a partner's endpoints, their secrets sealed under the vault key, and
+# one durable delivery per (endpoint, outbox event), retried until it succeeds.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("partner_id", Integer, ForeignKey("partners.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("event_types", Text, nullable=False),  # JSON list; empty: every type
+    Column("enabled", Boolean, nullable=False),
+    Column("secret_sealed", LargeBinary, nullable=False),  # AES-GCM under the vault key
+    Column("previous_secret_sealed", LargeBinary, nullable=True),  # signs too until ...
+    Column("previous_until", UtcDateTime, nullable=True),
+    Column("failing_since", UtcDateTime, nullable=True),
+    Column("disabled_reason", String(40), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_webhook_endpoints_partner", "partner_id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("endpoint_id", String(32), ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("message_id", String(64), nullable=False),  # the webhook-id header
+    Column("type", String(40), nullable=False),
+    Column("body", Text, nullable=False),  # the JSON sent, fixed at creation
+    Column("status", String(16), nullable=False),  # pending, succeeded
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),  # a worker is sending it until then
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_latency_ms", Integer, nullable=True),
+    Column("last_response", Text, nullable=True),  # at most 500 characters
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Index("ux_webhook_deliveries_message", "endpoint_id", "message_id", unique=True),
+    Index("ix_webhook_deliveries_due", "status", "endpoint_id", "id"),
+)

@@ -239,3 +239,44 @@ class Availability(BaseModel):
                                             "locker types that take the item.")
     fitting_available: int | None = Field(None, description="With item dimensions: free "
                                           "lockers that take the item.")
+
+
+# ---- webhooks ---------------------------------------------------------------------------------
+
+
+class WebhookEndpoint(BaseModel):
+    """A partner's webhook endpoint; its secret is shown only at creation and rotation."""
+
+    id: str
+    url: str
+    event_types: list[str] = Field(description="Types delivered; empty: every type.")
+    enabled: bool
+    disabled_reason: str | None = Field(
+        None, description="FAILING when Berth disabled it after failing for too long.")
+    failing_since: datetime | None
+    created_at: datetime
+
+
+class WebhookEndpointCreated(WebhookEndpoint):
+    secret: str = Field(description="Standard Webhooks signing secret (whsec_...); shown once.")
+
+
+class WebhookSecret(BaseModel):
+    secret: str = Field(description="The new signing secret (whsec_...); shown once.")
+    previous_valid_until: datetime = Field(
+        description="Until then deliveries carry both signatures (old and new).")
+
+
+class WebhookDelivery(BaseModel):
+    id: int
+    webhook_id: str = Field(description="The webhook-id header: stable per event and endpoint.")
+    type: str
+    status: Literal["pending", "succeeded"]
+    attempts: int
+    last_status_code: int | None = Field(description="None: no answer (refused, timeout).")
+    latency_ms: int | None
+    response_excerpt: str | None = Field(description="The answer's first 500 characters, "
+                                                     "or why there was none.")
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None

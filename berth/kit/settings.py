@@ -117,6 +117,23 @@ class CloudSettings(_Part):
     outbox_jsonl: Path | None = setting(
         None, "BERTH_CLOUD_OUTBOX_JSONL",
         "Append each dispatched outbox event to this file as a JSON line.")
+    webhooks_allow_private: bool = setting(
+        False, "BERTH_CLOUD_WEBHOOKS_ALLOW_PRIVATE",
+        "Allow webhook targets in private, loopback or link-local ranges (the local stack).")
+    webhooks_delivery_interval: float = setting(
+        1.0, "BERTH_CLOUD_WEBHOOKS_DELIVERY_INTERVAL",
+        "Seconds between idle webhook delivery polls; 0 stops webhooks.", ge=0)
+    webhooks_retry_base: float = setting(
+        10.0, "BERTH_CLOUD_WEBHOOKS_RETRY_BASE",
+        "Seconds before a failed delivery's first retry; doubles per attempt, with jitter.", gt=0)
+    webhooks_retry_max: float = setting(
+        3600.0, "BERTH_CLOUD_WEBHOOKS_RETRY_MAX", "Longest wait between two attempts.", gt=0)
+    webhooks_disable_after: float = setting(
+        5 * 86400.0, "BERTH_CLOUD_WEBHOOKS_DISABLE_AFTER",
+        "Seconds an endpoint may fail before it is disabled (and the partner told).", gt=0)
+    webhooks_rotation_overlap: float = setting(
+        86400.0, "BERTH_CLOUD_WEBHOOKS_ROTATION_OVERLAP",
+        "Seconds the previous secret still signs after a rotation.", ge=0)
 
     _rates = field_validator("login_failures_per_client", "login_failures_per_address")(_rate)
 

@@ -28,6 +28,10 @@ from berth.contracts.cloud import (
     ReleaseLockerResult,
     Reservation,
     Tower,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointCreated,
+    WebhookSecret,
     WhoAmI,
 )
 from berth.kit.clock import Clock, utcnow
@@ -154,6 +158,39 @@ class _CloudCalls:
                 params["weight"] = weight
         return self._send(Call("GET", f"/api/v1/locations/{location_id}/availability",
                                json_of(Availability), params=params or None))
+
+    # ---- webhooks (docs/cloud.md, Webhooks; verify deliveries with berth.sdk.webhooks) -------
+
+    def create_webhook(self, url: str, event_types: Iterable[str] = (),
+                       enabled: bool = True) -> Result[WebhookEndpointCreated]:
+        """Register an endpoint; keep the answer's ``secret``: it is shown only now."""
+        return self._send(Call("POST", "/api/v1/webhooks", json_of(WebhookEndpointCreated),
+                               json={"url": url, "event_types": list(event_types),
+                                     "enabled": enabled}))
+
+    def list_webhooks(self) -> Result[list[WebhookEndpoint]]:
+        return self._send(Call("GET", "/api/v1/webhooks", list_of(WebhookEndpoint)))
+
+    def update_webhook(self, webhook_id: str, **changes: Any) -> Result[WebhookEndpoint]:
+        """``url=``, ``event_types=``, ``enabled=``: only what is given changes."""
+        return self._send(Call("PATCH", f"/api/v1/webhooks/{webhook_id}",
+                               json_of(WebhookEndpoint), json=changes))
+
+    def delete_webhook(self, webhook_id: str) -> Result[None]:
+        return self._send(Call("DELETE", f"/api/v1/webhooks/{webhook_id}", lambda r: None))
+
+    def rotate_webhook_secret(self, webhook_id: str) -> Result[WebhookSecret]:
+        return self._send(Call("POST", f"/api/v1/webhooks/{webhook_id}/rotate-secret",
+                               json_of(WebhookSecret)))
+
+    def webhook_deliveries(self, webhook_id: str,
+                           limit: int = 50) -> Result[list[WebhookDelivery]]:
+        return self._send(Call("GET", f"/api/v1/webhooks/{webhook_id}/deliveries",
+                               list_of(WebhookDelivery), params={"limit": limit}))
+
+    def redeliver_webhook(self, webhook_id: str, delivery_id: int) -> Result[WebhookDelivery]:
+        return self._send(Call("POST", f"/api/v1/webhooks/{webhook_id}/deliveries/"
+                               f"{delivery_id}/redeliver", json_of(WebhookDelivery)))
 
     # ---- tower sync (scope tower_access) --------------------------------------------------
 

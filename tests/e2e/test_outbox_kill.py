@@ -28,11 +28,11 @@ BERTH = str(Path(sys.executable).parent / "berth")
 
 
 @contextmanager
-def cloud_process(db_url: str, data: Path, port: int, interval: float,
-                  jsonl: Path) -> Iterator[subprocess.Popen[bytes]]:
+def cloud_process(db_url: str, data: Path, port: int, interval: float, jsonl: Path,
+                  **more_env: str) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "BERTH_DATA_DIR": str(data),
            "BERTH_CLOUD_OUTBOX_DISPATCH_INTERVAL": str(interval),
-           "BERTH_CLOUD_OUTBOX_JSONL": str(jsonl), "BERTH_CLOUD_SWEEP_INTERVAL": "0"}
+           "BERTH_CLOUD_OUTBOX_JSONL": str(jsonl), "BERTH_CLOUD_SWEEP_INTERVAL": "0", **more_env}
     log = (data / f"cloud-{port}.log").open("w")
     proc = subprocess.Popen([BERTH, "cloud", "serve", "--port", str(port), "--db", db_url],
                             env=env, stdout=log, stderr=subprocess.STDOUT)

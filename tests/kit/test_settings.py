@@ -65,9 +65,13 @@ def test_every_config_value_is_the_setting(tmp_path: Path) -> None:
     assert gateway.tower_sync == SyncConfig(tower.sync_interval, tower.sync_batch,
                                             tower.sync_max_backoff)
     cloud = CloudConfig.from_settings(settings)
+    webhooks = {n for n in CloudSettings.model_fields if n.startswith("webhooks_")}
     for name in set(CloudSettings.model_fields) - {"database_url", "host", "port",
-                                                  "outbox_jsonl"}:
+                                                  "outbox_jsonl"} - webhooks:
         assert getattr(cloud, name) == _setting(settings, "cloud", name), name
+    for name in webhooks:  # grouped in the config's WebhookPolicy
+        value = getattr(cloud.webhooks, name.removeprefix("webhooks_"))
+        assert value == _setting(settings, "cloud", name), name
     assert (cloud.db_url, cloud.data_dir) == (f"sqlite:///{tmp_path / 'cloud.db'}", tmp_path)
 
 

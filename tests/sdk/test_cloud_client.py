@@ -11,11 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from berth.cloud.app import build_service, create_app
+from berth.cloud.events.dispatch import Dispatcher
 from berth.cloud.seed import seed_demo
+from berth.cloud.webhooks.delivery import DeliveryWorker, WebhookConsumer
 from berth.kit.clock import FakeClock
 from berth.sdk import AuthenticationError, Conflict, NotFound, TooManyRequests, ValidationFailed
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient, CloudClient
-from tests.support.configs import cloud_config
+from berth.sdk.webhooks import WebhookVerificationError, verify_webhook
+from tests.cloud.webhooks.receiver import Receiver
+from tests.support.configs import cloud_config, isolated_settings
 
 
 @pytest.fixture
@@ -166,3 +170,39 @@ def test_locations_through_both_clients(cloud: tuple[Any, dict[str, Any]]) -> No
             return [loc.id for loc in found] + [availability.fitting_available or 0]
 
     assert asyncio.run(scenario()) == [home, 16]
+
+
+def test_webhook_calls_and_verification(tmp_path: Path, clock: FakeClock,
+                                        free_port: Any) -> None:
+    settings = isolated_settings(cloud={"webhooks_allow_private": True,
+                                        "webhooks_delivery_interval": 0})
+    config = cloud_config(db_url=f"sqlite:///{tmp_path / 'cloud.db'}", data_dir=tmp_path,
+                          settings=settings, clock=clock, sweep_interval=0,
+                          outbox_dispatch_interval=0)
+    service = build_service(config)
+    world = seed_demo(service)
+    receiver = Receiver(free_port()).start()
+    try:
+        with client(create_app(config, service), world["partners"]["demo"]) as sdk:
+            made = sdk.create_webhook(receiver.url, ["reservation.created"])
+            assert [w.id for w in sdk.list_webhooks()] == [made.id]
+            sdk.reserve(world["tower_id"], sdk.list_lockers(world["tower_id"])[0].id, 300)
+            Dispatcher(service.db, [WebhookConsumer(service.webhooks)], clock=clock).run_once()
+            DeliveryWorker(service.webhooks).run_once()
+            [got] = receiver.got
+            assert verify_webhook(made.secret, got.body, got.headers)["type"] == \
+                "reservation.created"
+            with pytest.raises(WebhookVerificationError):
+                verify_webhook(made.secret, got.body + " ", got.headers)
+            [delivery] = sdk.webhook_deliveries(made.id)
+            assert delivery.status == "succeeded" and delivery.webhook_id == \
+                got.headers["webhook-id"]
+            assert sdk.redeliver_webhook(made.id, delivery.id).status == "pending"
+            rotated = sdk.rotate_webhook_secret(made.id)
+            assert rotated.secret != made.secret
+            assert sdk.update_webhook(made.id, enabled=False).enabled is False
+            sdk.delete_webhook(made.id)
+            with pytest.raises(NotFound):
+                sdk.webhook_deliveries(made.id)
+    finally:
+        receiver.stop()

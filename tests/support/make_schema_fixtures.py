@@ -153,6 +153,20 @@ SEED: dict[str, Rows] = {
              "opening_hours": None, "timezone": "Australia/Sydney", "created_at": T1},
         ],
         "location_towers": [{"tower_id": "TWR00000001", "location_id": 1}],
+        "webhook_endpoints": [  # cloud 0004: one endpoint mid-rotation, failing
+            {"id": "wh_fixture", "partner_id": 1, "url": "https://hooks.example.com/berth",
+             "event_types": '["LOCKER_OPERATION"]', "enabled": True,
+             "secret_sealed": b"\x02sealed-secret", "previous_secret_sealed": b"\x03old",
+             "previous_until": T1, "failing_since": T0, "disabled_reason": None,
+             "created_at": T0},
+        ],
+        "webhook_deliveries": [
+            {"id": 1, "endpoint_id": "wh_fixture", "message_id": "msg_1_1_wh_fixture",
+             "type": "LOCKER_OPERATION", "body": '{"type": "LOCKER_OPERATION"}',
+             "status": "pending", "attempts": 2, "next_attempt_at": T1, "lease_until": None,
+             "last_status_code": 503, "last_latency_ms": 12, "last_response": "down",
+             "created_at": T0, "delivered_at": None},
+        ],
         "tower_events": [
             {"tower_id": "TWR00000001", "seq": 1, "type": "door_closed", "locker_id": 1,
              "token_id": "tok-dropoff", "timestamp": UNIX0, "body": '{"seq": 1}',

@@ -26,7 +26,7 @@ from berth.domain.tokens import TokenKind, sign_event
 from berth.kit.clock import FakeClock
 from berth.storage import Database
 from tests.cloud.conftest import Cloud, make_cloud, wait_until
-from tests.support.configs import cloud_config
+from tests.support.configs import cloud_config, isolated_settings
 
 
 class Recorder:
@@ -299,7 +299,9 @@ def test_the_stream_needs_the_service_provider_scope(cloud: Cloud) -> None:
 
 def test_no_consumer_or_a_zero_interval_means_no_dispatching(tmp_path: Path) -> None:
     """Nothing marks events sent that nobody received: a consumer added later gets them."""
-    base = cloud_config(db_url="sqlite://", data_dir=tmp_path, outbox_dispatch_interval=1)
+    no_webhooks = isolated_settings(cloud={"webhooks_delivery_interval": 0})
+    base = cloud_config(db_url="sqlite://", data_dir=tmp_path, settings=no_webhooks,
+                        outbox_dispatch_interval=1)
     dispatcher = Dispatcher(Database(f"sqlite:///{tmp_path / 'd.db'}"), [])
     assert dispatch_task(base, dispatcher) is None
     off = cloud_config(db_url="sqlite://", data_dir=tmp_path, outbox_dispatch_interval=0,

@@ -1,0 +1,1 @@
+"""Webhooks: partner endpoints, and outbox events delivered to them signed (Standard Webhooks)."""
