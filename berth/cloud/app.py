@@ -1,7 +1,7 @@
 """The Cloud API app factory: ``create_app(CloudConfig) -> FastAPI``.
 
 Builds the domain services (database, migrations, keys from the data dir), mounts each domain's
-router, renders domain errors as ``{"detail": {"code", "message"}}`` and runs the event bus, the
+router, renders domain errors as ``{"detail": "text", "code": ...}`` and runs the event bus, the
 expiry sweeper and the outbox dispatcher in the lifespan.
 """
 

@@ -1,4 +1,4 @@
-"""How the cloud renders refusals: ``{"detail": {"code": "STABLE_CODE", "message": "..."}}``.
+"""How the cloud renders refusals: ``{"detail": "text", "code": "STABLE_CODE"}``.
 
 Services raise the kinds of ``berth.domain.errors``; any ``DomainError`` is rendered here with
 ``http_status(err)``, ``Retry-After`` from ``retry_after`` (429, 503) and ``WWW-Authenticate``
@@ -28,15 +28,17 @@ log = logging.getLogger("berth.cloud")
 DATABASE_RETRY_AFTER = 1  # seconds; a restarted or unlocked database answers again quickly
 
 
-class ErrorDetail(BaseModel):
-    code: str = Field(examples=["LOCKER_NOT_FOUND"])
-    message: str
-
-
 class ErrorBody(BaseModel):
-    """Every deliberate refusal: ``{"detail": {"code", "message"}}``."""
+    """Every deliberate refusal: ``{"detail": "text", "code": "STABLE_CODE"}``, as the original
+    keeps ``detail`` a string; the code beside it is what programs compare."""
 
-    detail: ErrorDetail
+    detail: str = Field(examples=["Locker not found."])
+    code: str = Field(examples=["LOCKER_NOT_FOUND"])
+
+
+def body(code: str, message: str) -> dict[str, str]:
+    """The cloud's error body (request validation alone keeps FastAPI's 422 list)."""
+    return {"detail": message, "code": code}
 
 
 class BasicChallenge(Unauthenticated):
@@ -45,7 +47,7 @@ class BasicChallenge(Unauthenticated):
 
 
 _DESCRIPTIONS = {
-    400: "Bad request (code in `detail.code`), e.g. BODY_UNREADABLE, INVALID_INPUT",
+    400: "Bad request (its `code`), e.g. BODY_UNREADABLE, INVALID_INPUT",
     401: "Missing, malformed, forged or expired credentials",
     403: "The access token lacks the scope this endpoint needs",
     404: "Not found, or not yours",
@@ -72,7 +74,7 @@ def error_response(err: DomainError) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Basic realm="berth"'
     elif status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse({"detail": {"code": err.code, "message": err.message}},
+    return JSONResponse(body(err.code, err.message),
                         status_code=status, headers=headers or None)
 
 
@@ -107,7 +109,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
         """A value the schema let through but the database refuses (PostgreSQL: NUL)."""
         message = "A value in the request cannot be stored (e.g. a NUL character)."
-        return JSONResponse({"detail": {"code": "INVALID_INPUT", "message": message}},
+        return JSONResponse(body("INVALID_INPUT", message),
                             status_code=400)
 
     @app.exception_handler(OperationalError)
@@ -115,7 +117,7 @@ def install_error_handlers(app: FastAPI) -> None:
         """The database refused the connection, went away or stayed locked too long."""
         log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         message = "The database is unreachable or busy; retry shortly."
-        return JSONResponse({"detail": {"code": "DATABASE_UNAVAILABLE", "message": message}},
+        return JSONResponse(body("DATABASE_UNAVAILABLE", message),
                             status_code=503,
                             headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
 
@@ -123,7 +125,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
         message = exc.detail if isinstance(exc.detail, str) else code
-        return JSONResponse({"detail": {"code": code, "message": message}},
+        return JSONResponse(body(code, message),
                             status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)

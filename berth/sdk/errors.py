@@ -66,8 +66,9 @@ _BY_STATUS: dict[int, type[BerthApiError]] = {
 def error_code(body: Any, status: int) -> tuple[str, str]:
     """Read (code, message) from either API's error body.
 
-    Gateway: ``{"error": CODE, "message": ...}``. Cloud (FastAPI shape):
-    ``{"detail": {"code": CODE, "message": ...}}``, ``{"detail": "text"}`` or a validation list.
+    Gateway: ``{"error": CODE, "message": ...}``. Cloud (the original's shape):
+    ``{"detail": "text", "code": CODE}``, or FastAPI's validation list in ``detail``; the older
+    cloud shape ``{"detail": {"code": CODE, "message": ...}}`` is still read.
     """
     fallback = f"HTTP_{status}"
     if not isinstance(body, dict):
@@ -75,6 +76,8 @@ def error_code(body: Any, status: int) -> tuple[str, str]:
     if isinstance(body.get("error"), str):
         return body["error"], str(body.get("message", ""))
     detail = body.get("detail")
+    if isinstance(body.get("code"), str):
+        return body["code"], detail if isinstance(detail, str) else ""
     if isinstance(detail, dict):
         return str(detail.get("code", fallback)), str(detail.get("message", ""))
     if isinstance(detail, list):

@@ -47,11 +47,11 @@ def test_stopped_postgres_is_503_with_retry_after(pg_cloud: Cloud,
     for method, path, body, headers in calls:
         r = c.http.request(method, path, json=body, headers=headers)
         assert r.status_code == 503, (method, path, r.status_code, r.text)
-        assert r.json()["detail"]["code"] == "DATABASE_UNAVAILABLE"
+        assert r.json()["code"] == "DATABASE_UNAVAILABLE"
         assert r.headers["Retry-After"] == "1"
     creds = c.creds("demo")
     r = c.http.post("/oauth/token", data={"grant_type": "client_credentials", **creds})
-    assert r.status_code == 503 and r.json()["detail"]["code"] == "DATABASE_UNAVAILABLE"
+    assert r.status_code == 503 and r.json()["code"] == "DATABASE_UNAVAILABLE"
     assert c.http.get("/health").status_code == 503  # readiness says so too
 
 

@@ -99,7 +99,7 @@ def test_nul_characters_are_a_4xx_on_both_engines(any_cloud: Cloud) -> None:
     for method, url, body, headers in calls:
         r = c.http.request(method, url, json=body, headers=headers)
         assert r.status_code < 500, (method, url, r.status_code, r.text)
-        assert "code" in r.json().get("detail", {}) or r.status_code < 300, r.text
+        assert "code" in r.json() or r.status_code < 300, r.text
     r = c.http.post("/oauth/token", data={"grant_type": "client_credentials",
                                           "client_id": "a\x00", "client_secret": "b"})
     assert r.status_code in (400, 401), r.text

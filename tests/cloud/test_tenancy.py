@@ -34,7 +34,7 @@ def assert_404(
 ) -> None:
     r = cloud.http.request(method, path, json=json, headers=cloud.headers("other", scope))
     assert r.status_code == 404, (path, r.text)
-    assert r.json()["detail"]["code"] == code
+    assert r.json()["code"] == code
 
 
 def test_other_partner_sees_no_towers(cloud: Cloud) -> None:
@@ -73,9 +73,9 @@ def test_other_partner_gets_404_everywhere(cloud: Cloud, held: dict[str, object]
 def test_unknown_tower_and_locker_are_404(cloud: Cloud) -> None:
     h = cloud.headers()
     r = cloud.http.get("/api/v1/towers/ffffffffffffffff/lockers", headers=h)
-    assert r.status_code == 404 and r.json()["detail"]["code"] == "TOWER_NOT_FOUND"
+    assert r.status_code == 404 and r.json()["code"] == "TOWER_NOT_FOUND"
     r = cloud.http.get(f"{cloud.lockers_url()}/999999", headers=h)
-    assert r.status_code == 404 and r.json()["detail"]["code"] == "LOCKER_NOT_FOUND"
+    assert r.status_code == 404 and r.json()["code"] == "LOCKER_NOT_FOUND"
     r = cloud.http.delete(
         f"{cloud.lockers_url()}/{cloud.locker_ids()[0]}/reservations/nope", headers=h
     )
@@ -91,7 +91,7 @@ def test_locker_of_another_tower_is_404_through_my_tower(cloud: Cloud) -> None:
         headers=op,
     ).json()[0]
     r = cloud.http.get(f"{cloud.lockers_url()}/{lk['id']}", headers=cloud.headers())
-    assert r.status_code == 404 and r.json()["detail"]["code"] == "LOCKER_NOT_FOUND"
+    assert r.status_code == 404 and r.json()["code"] == "LOCKER_NOT_FOUND"
 
 
 def test_shared_tower_guards_the_holder(cloud: Cloud) -> None:
@@ -107,7 +107,7 @@ def test_shared_tower_guards_the_holder(cloud: Cloud) -> None:
         f"{url}/dropoff-locker-tokens", json=TOKEN_BODY, headers=cloud.headers("other")
     )
     assert r.status_code == 409
-    assert r.json()["detail"]["code"] == "LOCKER_RESERVED_FOR_ANOTHER_CANNOT_CREATE_DROPOFF_TOKEN"
+    assert r.json()["code"] == "LOCKER_RESERVED_FOR_ANOTHER_CANNOT_CREATE_DROPOFF_TOKEN"
     r = cloud.http.delete(f"{url}/reservations/{res.json()['id']}", headers=cloud.headers("other"))
     assert r.status_code == 404  # the reservation is not theirs to see
     assert (

@@ -106,7 +106,7 @@ def test_401_refetches_token_once() -> None:
     tokens = TokenCache("id", "s", "service_provider", clock=FakeClock())
     tokens.store({"access_token": "stale", "expires_in": 300})
     call = Call("GET", "/api/v1/towers", raw_json)
-    unauthorized = {"detail": {"code": "TOKEN_INVALID", "message": "expired"}}
+    unauthorized = {"detail": "expired", "code": "TOKEN_INVALID"}
     grant = {"access_token": "fresh", "expires_in": 300}
     steps, result = play(exchange(call, Credentials(tokens=tokens), RetryPolicy()),
                          [reply(401, unauthorized), reply(200, grant), reply(200, ["ok"])])
@@ -122,14 +122,15 @@ def test_401_refetches_token_once() -> None:
     [
         (404, {"error": "TRANSACTION_NOT_FOUND", "message": "m"}, errors.NotFound,
          "TRANSACTION_NOT_FOUND"),
+        (409, {"detail": "m", "code": "LOCKER_OCCUPIED"}, errors.Conflict, "LOCKER_OCCUPIED"),
         (409, {"detail": {"code": "LOCKER_OCCUPIED", "message": "m"}}, errors.Conflict,
-         "LOCKER_OCCUPIED"),
+         "LOCKER_OCCUPIED"),  # the cloud's earlier shape, still read
         (422, {"detail": [{"loc": ["body", "duration"], "msg": "bad", "type": "x"}]},
          errors.ValidationFailed, "VALIDATION_ERROR"),
         (403, {"detail": "Not enough permissions"}, errors.PermissionDenied, "HTTP_403"),
         (429, {"error": "TOO_MANY_REQUESTS", "message": "m"}, errors.TooManyRequests,
          "TOO_MANY_REQUESTS"),
-        (429, {"detail": {"code": "TOO_MANY_ATTEMPTS", "message": "m"}}, errors.TooManyRequests,
+        (429, {"detail": "m", "code": "TOO_MANY_ATTEMPTS"}, errors.TooManyRequests,
          "TOO_MANY_ATTEMPTS"),
         (500, "oops", errors.BerthApiError, "HTTP_500"),
     ],
@@ -147,7 +148,7 @@ def test_errors_are_typed_with_server_code(status: int, body: Any, cls: type, co
 def test_retry_after_is_read_from_the_header(header: str | None, expected: float | None) -> None:
     call = Call("GET", "/x", raw_json)
     headers = {"Retry-After": header} if header is not None else {}
-    body = {"detail": {"code": "DATABASE_UNAVAILABLE", "message": "m"}}
+    body = {"detail": "m", "code": "DATABASE_UNAVAILABLE"}
     response = httpx.Response(503, json=body, headers=headers)
     _, result = play(exchange(call, Credentials(api_key="k"), RetryPolicy()), [response])
     assert isinstance(result, errors.ServiceUnavailable) and result.retry_after == expected

@@ -54,7 +54,7 @@ def test_bad_token_requests(cloud: Cloud, form: dict[str, str], status: int, cod
     data = {"grant_type": "client_credentials", **cloud.creds("demo"), **form}
     r = cloud.http.post("/oauth/token", data=data)
     assert r.status_code == status
-    assert r.json()["detail"]["code"] == code
+    assert r.json()["code"] == code
 
 
 def test_missing_form_field_is_422(cloud: Cloud) -> None:
@@ -65,7 +65,7 @@ def test_missing_form_field_is_422(cloud: Cloud) -> None:
 def test_missing_credentials_are_401_inviting_basic(cloud: Cloud) -> None:
     """Credentials may come in the form or in HTTP Basic: with neither, the client is unknown."""
     r = cloud.http.post("/oauth/token", data={"grant_type": "client_credentials"})
-    assert r.status_code == 401 and r.json()["detail"]["code"] == "INVALID_CLIENT"
+    assert r.status_code == 401 and r.json()["code"] == "INVALID_CLIENT"
     assert r.headers["WWW-Authenticate"].startswith("Basic")
 
 
@@ -79,7 +79,7 @@ def test_no_scope_asked_gives_all_allowed(cloud: Cloud) -> None:
 def test_missing_token_is_401(cloud: Cloud) -> None:
     r = cloud.http.get("/api/v1/towers")
     assert r.status_code == 401
-    assert r.json()["detail"]["code"] == "NOT_AUTHENTICATED"
+    assert r.json()["code"] == "NOT_AUTHENTICATED"
     assert r.headers["www-authenticate"] == "Bearer"
 
 
@@ -89,7 +89,7 @@ def test_forged_token_is_401(cloud: Cloud) -> None:
     for bad in (forged, "garbage", jwt.encode(claims, "", algorithm="none")):
         r = cloud.http.get("/api/v1/towers", headers={"Authorization": f"Bearer {bad}"})
         assert r.status_code == 401
-        assert r.json()["detail"]["code"] == "TOKEN_INVALID"
+        assert r.json()["code"] == "TOKEN_INVALID"
 
 
 def test_expired_token_is_401(cloud: Cloud) -> None:
@@ -97,7 +97,7 @@ def test_expired_token_is_401(cloud: Cloud) -> None:
     assert cloud.http.get("/api/v1/towers", headers=h).status_code == 200
     cloud.clock.advance(301)
     r = cloud.http.get("/api/v1/towers", headers=h)
-    assert r.status_code == 401 and r.json()["detail"]["code"] == "TOKEN_EXPIRED"
+    assert r.status_code == 401 and r.json()["code"] == "TOKEN_EXPIRED"
 
 
 def test_token_of_unknown_client_is_401(cloud: Cloud) -> None:
@@ -123,7 +123,7 @@ def test_token_of_unknown_client_is_401(cloud: Cloud) -> None:
 def test_wrong_scope_is_403(cloud: Cloud, who: str, scope: str, method: str, path: str) -> None:
     r = cloud.http.request(method, path.format(t=cloud.tower_id), headers=cloud.headers(who, scope))
     assert r.status_code == 403
-    assert r.json()["detail"]["code"] == "INSUFFICIENT_SCOPE"
+    assert r.json()["code"] == "INSUFFICIENT_SCOPE"
 
 
 def test_test_token_echoes_the_caller(cloud: Cloud) -> None:

@@ -294,7 +294,7 @@ def test_out_of_bounds_paging_is_a_422(cloud: Cloud, query: str) -> None:
 def test_the_stream_needs_the_service_provider_scope(cloud: Cloud) -> None:
     assert cloud.http.get("/api/v1/events").status_code == 401
     r = cloud.http.get("/api/v1/events", headers=cloud.headers("demo", "tower_access"))
-    assert r.status_code == 403 and r.json()["detail"]["code"] == "INSUFFICIENT_SCOPE"
+    assert r.status_code == 403 and r.json()["code"] == "INSUFFICIENT_SCOPE"
 
 
 def test_no_consumer_or_a_zero_interval_means_no_dispatching(tmp_path: Path) -> None:

@@ -74,9 +74,9 @@ def test_a_tower_stands_in_one_location_at_a_time(cloud: Cloud) -> None:
     assert cloud.service.locations.tower_ids(first) == []
     assert cloud.service.locations.tower_ids(second) == [cloud.tower_id]
     missing = cloud.http.put(f"{ADMIN}/999/towers/{cloud.tower_id}", headers=op(cloud))
-    assert missing.json()["detail"]["code"] == "LOCATION_NOT_FOUND"
+    assert missing.json()["code"] == "LOCATION_NOT_FOUND"
     no_tower = cloud.http.put(f"{ADMIN}/{second}/towers/{'0' * 16}", headers=op(cloud))
-    assert no_tower.json()["detail"]["code"] == "TOWER_NOT_FOUND"
+    assert no_tower.json()["code"] == "TOWER_NOT_FOUND"
 
 
 def test_partners_see_only_locations_of_their_towers(cloud: Cloud) -> None:
@@ -87,7 +87,7 @@ def test_partners_see_only_locations_of_their_towers(cloud: Cloud) -> None:
     assert cloud.http.get(f"{API}/", headers=cloud.headers("other")).json() == []
     for path in ("lockers", "availability"):
         r = cloud.http.get(f"{API}/{home}/{path}", headers=cloud.headers("other"))
-        assert r.status_code == 404 and r.json()["detail"]["code"] == "LOCATION_NOT_FOUND"
+        assert r.status_code == 404 and r.json()["code"] == "LOCATION_NOT_FOUND"
         # a location without any of the partner's towers does not exist for it either
         empty = cloud.seed["location_ids"][1]
         assert cloud.http.get(f"{API}/{empty}/{path}", headers=cloud.headers()).status_code == 404
@@ -161,7 +161,7 @@ def test_bad_search_input_is_a_clear_4xx(cloud: Cloud, path: str, params: dict[s
     r = cloud.http.get(f"{API}/{path}", params=params, headers=cloud.headers())
     assert r.status_code == status, r.text
     if status == 400:
-        assert r.json()["detail"]["code"] == "COORDINATES_INVALID"
+        assert r.json()["code"] == "COORDINATES_INVALID"
 
 
 def test_location_lockers_are_those_of_the_partners_towers_there(cloud: Cloud) -> None:
@@ -264,7 +264,7 @@ def test_fit_check_respects_a_lockers_load_limit(cloud: Cloud) -> None:
 def test_an_incomplete_item_is_refused(cloud: Cloud, params: dict[str, int]) -> None:
     home = cloud.seed["location_ids"][0]
     r = cloud.http.get(f"{API}/{home}/availability", params=params, headers=cloud.headers())
-    assert r.status_code == 400 and r.json()["detail"]["code"] == "ITEM_INCOMPLETE"
+    assert r.status_code == 400 and r.json()["code"] == "ITEM_INCOMPLETE"
 
 
 def _sqlite_plan(cloud: Cloud, query: Any) -> str:

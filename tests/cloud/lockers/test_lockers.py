@@ -78,7 +78,7 @@ def test_refusals_are_409_with_state_and_action(
     before = cloud.state(lid)
     r = post(cloud, lid, what, body)
     assert r.status_code == 409
-    assert r.json()["detail"]["code"] == code
+    assert r.json()["code"] == code
     assert cloud.state(lid) == before  # nothing half-written
 
 
@@ -107,7 +107,7 @@ def test_cancel_reservation(cloud: Cloud) -> None:
     assert cloud.state(lid) == "available"
     r = cloud.http.delete(url, headers=cloud.headers())
     assert r.status_code == 409
-    assert r.json()["detail"]["code"] == "RESERVATION_CANCELLED_CANNOT_CANCEL_RESERVATION"
+    assert r.json()["code"] == "RESERVATION_CANCELLED_CANNOT_CANCEL_RESERVATION"
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ def test_status_filter(cloud: Cloud) -> None:
     by_id = cloud.http.get(cloud.lockers_url(), params={"status": "2"}, headers=h).json()
     assert [lk["id"] for lk in by_id] == [ids[0]]
     r = cloud.http.get(cloud.lockers_url(), params={"status": "sleepy"}, headers=h)
-    assert r.status_code == 400 and r.json()["detail"]["code"] == "STATUS_UNKNOWN"
+    assert r.status_code == 400 and r.json()["code"] == "STATUS_UNKNOWN"
 
 
 def test_out_of_service_by_operator(cloud: Cloud) -> None:
@@ -156,11 +156,11 @@ def test_out_of_service_by_operator(cloud: Cloud) -> None:
     r = cloud.http.patch(url, json={"outOfService": True}, headers=op)
     assert r.status_code == 200 and r.json()["status"] == {"id": 6, "name": "out_of_service"}
     r = post(cloud, ids[0], "reservations", {"duration": 300})
-    assert r.json()["detail"]["code"] == "LOCKER_OUT_OF_SERVICE_CANNOT_CREATE_RESERVATION"
+    assert r.json()["code"] == "LOCKER_OUT_OF_SERVICE_CANNOT_CREATE_RESERVATION"
     assert cloud.http.patch(url, json={"outOfService": False}, headers=op).status_code == 200
     post(cloud, ids[0], "reservations", {"duration": 300})
     r = cloud.http.patch(url, json={"outOfService": True}, headers=op)
-    assert r.json()["detail"]["code"] == "LOCKER_RESERVED_CANNOT_SET_OUT_OF_SERVICE"
+    assert r.json()["code"] == "LOCKER_RESERVED_CANNOT_SET_OUT_OF_SERVICE"
     assert (
         cloud.http.patch(url, json={"outOfService": True}, headers=cloud.headers()).status_code
         == 403

@@ -44,7 +44,7 @@ def test_forged_or_unsigned_batch_changes_nothing(cloud: Cloud) -> None:
     for bad in (forged, tampered, {**body, "signature": "00" * 64}):
         r = cloud.post_events(good, bad)
         assert r.status_code == 400
-        assert r.json()["detail"]["code"] == "EVENT_SIGNATURE"
+        assert r.json()["code"] == "EVENT_SIGNATURE"
     r = cloud.post_events(body)
     assert r.status_code == 422  # no signature at all
     assert cloud.state(lid) == "rented"
@@ -55,7 +55,7 @@ def test_event_for_another_tower_is_refused(cloud: Cloud) -> None:
     ev = cloud.event("boot")
     ev = sign_event({**ev, "tower_id": "0000000000000000"}, cloud.tower_key())
     r = cloud.post_events(ev)
-    assert r.status_code == 400 and r.json()["detail"]["code"] == "EVENT_TOWER_MISMATCH"
+    assert r.status_code == 400 and r.json()["code"] == "EVENT_TOWER_MISMATCH"
 
 
 def test_events_need_tower_access_scope(cloud: Cloud) -> None:

@@ -72,9 +72,9 @@ def test_the_log_shows_attempts_and_redeliver_sends_again(
     finally:
         receiver.stop()
     r = c.http.post(f"{base}/deliveries/999/redeliver", headers=c.headers())
-    assert r.status_code == 404 and r.json()["detail"]["code"] == "WEBHOOK_DELIVERY_NOT_FOUND"
+    assert r.status_code == 404 and r.json()["code"] == "WEBHOOK_DELIVERY_NOT_FOUND"
     r = c.http.post(f"{base}/deliveries/{log[-1]['id']}/redeliver", headers=c.headers("other"))
-    assert r.status_code == 404 and r.json()["detail"]["code"] == "WEBHOOK_NOT_FOUND"
+    assert r.status_code == 404 and r.json()["code"] == "WEBHOOK_NOT_FOUND"
 
 
 def test_excerpts_are_cut_at_500_characters(local: Cloud, free_port: Callable[[], int]) -> None:

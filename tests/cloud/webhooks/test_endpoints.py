@@ -51,7 +51,7 @@ def test_patch_and_delete(cloud: Cloud) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["enabled"] is False and r.json()["event_types"] == ["token.issued"]
     assert c.http.delete(url, headers=c.headers()).status_code == 204
-    assert c.http.get(url, headers=c.headers()).json()["detail"]["code"] == "WEBHOOK_NOT_FOUND"
+    assert c.http.get(url, headers=c.headers()).json()["code"] == "WEBHOOK_NOT_FOUND"
     assert c.http.get("/api/v1/webhooks", headers=c.headers()).json() == []
 
 
@@ -66,7 +66,7 @@ def test_a_partner_sees_only_its_own_endpoints(cloud: Cloud) -> None:
                                ("GET", url + "/deliveries", None)]:
         r = c.http.request(method, path, json=body, headers=other)
         assert r.status_code == 404, (method, path)
-        assert r.json()["detail"]["code"] == "WEBHOOK_NOT_FOUND"
+        assert r.json()["code"] == "WEBHOOK_NOT_FOUND"
     assert c.http.get(url, headers=c.headers()).json()["enabled"] is True
 
 
@@ -78,18 +78,18 @@ def test_a_partner_sees_only_its_own_endpoints(cloud: Cloud) -> None:
 def test_private_targets_are_refused(cloud: Cloud, url: str) -> None:
     r = cloud.http.post("/api/v1/webhooks", json={"url": url}, headers=cloud.headers())
     assert r.status_code == 400, r.text
-    assert r.json()["detail"]["code"] == "WEBHOOK_URL_PRIVATE"
+    assert r.json()["code"] == "WEBHOOK_URL_PRIVATE"
     made = create(cloud)
     r = cloud.http.patch(f"/api/v1/webhooks/{made['id']}", json={"url": url},
                          headers=cloud.headers())
-    assert r.status_code == 400 and r.json()["detail"]["code"] == "WEBHOOK_URL_PRIVATE"
+    assert r.status_code == 400 and r.json()["code"] == "WEBHOOK_URL_PRIVATE"
 
 
 @pytest.mark.parametrize("url", ["ftp://93.184.216.34/x", "not a url", "http:///x",
                                  "http://93.184.216.34:99999/x"])
 def test_malformed_targets_are_refused(cloud: Cloud, url: str) -> None:
     r = cloud.http.post("/api/v1/webhooks", json={"url": url}, headers=cloud.headers())
-    assert r.status_code == 400 and r.json()["detail"]["code"] == "WEBHOOK_URL_INVALID"
+    assert r.status_code == 400 and r.json()["code"] == "WEBHOOK_URL_INVALID"
 
 
 @pytest.fixture
