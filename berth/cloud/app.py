@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +77,15 @@ async def _sweep_forever(services: CloudServices, interval: float) -> None:
             log.exception("expiry sweep failed")
 
 
-async def _dispatch_forever(dispatcher: Dispatcher, interval: float) -> None:
-    """Drain the outbox; poll again after ``interval`` once it is empty (or failing)."""
+async def _drain_forever(run_once: Callable[[], int], batch: int, interval: float,
+                        what: str) -> None:
+    """Call ``run_once`` (in a thread) while it finds a full batch of work; poll again after
+    ``interval`` once it finds less, or fails (the database may be away: the work waits in it)."""
     while True:
         try:
-            busy = await run_blocking(dispatcher.run_once) >= dispatcher.batch
-        except Exception:  # the database may be away; the events wait in the outbox
-            log.exception("outbox dispatch failed")
+            busy = await run_blocking(run_once) >= batch
+        except Exception:
+            log.exception("%s failed", what)
             busy = False
         if not busy:
             await asyncio.sleep(interval)
@@ -98,19 +100,8 @@ def dispatch_task(
     webhooks_on = config.webhooks.delivery_interval > 0
     if config.outbox_dispatch_interval <= 0 or not (config.outbox_consumers or webhooks_on):
         return None
-    return _dispatch_forever(dispatcher, config.outbox_dispatch_interval)
-
-
-async def _deliver_forever(worker: DeliveryWorker, interval: float) -> None:
-    """Send due webhook deliveries; poll again after ``interval`` once none is due."""
-    while True:
-        try:
-            busy = await run_blocking(worker.run_once) >= worker.batch
-        except Exception:  # the database may be away; the deliveries wait in it
-            log.exception("webhook delivery failed")
-            busy = False
-        if not busy:
-            await asyncio.sleep(interval)
+    return _drain_forever(dispatcher.run_once, dispatcher.batch,
+                          config.outbox_dispatch_interval, "outbox dispatch")
 
 
 def consumers(config: CloudConfig, services: CloudServices) -> list[Consumer]:
@@ -130,7 +121,8 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
             services.db, consumers(config, services), clock=config.clock,
             lease=config.outbox_lease)
         interval = config.webhooks.delivery_interval
-        delivering = (_deliver_forever(DeliveryWorker(services.webhooks), interval)
+        worker = DeliveryWorker(services.webhooks)
+        delivering = (_drain_forever(worker.run_once, worker.batch, interval, "webhook delivery")
                       if interval > 0 else None)
         sweeper = (_sweep_forever(services, config.sweep_interval)
                    if config.sweep_interval > 0 else None)
