@@ -60,7 +60,7 @@ def prepare(settings: Settings, cloud_url: str, gateway_url: str) -> StackInfo:
     from berth.cloud.app import build_service
     from berth.cloud.config import CloudConfig
     from berth.cloud.provision import provision_tower
-    from berth.cloud.seed import seed_demo
+    from berth.cloud.seed import seed_demo, site_location
     from berth.gateway.auth import resolve_api_key
     from berth.gateway.site import load_site, site_lockers
     from berth.tower.identity import IDENTITY_FILE, TowerIdentity
@@ -76,6 +76,7 @@ def prepare(settings: Settings, cloud_url: str, gateway_url: str) -> StackInfo:
                                        site_lockers(load_site(settings.gateway.site_file)),
                                        cloud_url=cloud_url)
             identity.save(keys)
+        service.locations.place_tower(site_location(service), identity.tower_id)
     finally:
         service.db.dispose()
     api_key, _ = resolve_api_key(settings.gateway.api_key, settings.data_dir)

@@ -50,13 +50,24 @@ DEMO_LOCATIONS = [
     ("Potsdamer Platz", 52.5096, 13.3759, "Potsdamer Platz 1", "10785", _SHOP_HOURS),
     ("Kreuzberg Markthalle", 52.4988, 13.4318, "Eisenbahnstraße 42", "10997", _SHOP_HOURS),
 ]
+# The local stack's own site (`berth up`): its gateway is the tower standing here.
+SITE_LOCATION = ("Friedrichstraße", 52.5203, 13.3869, "Friedrichstraße 141", "10117", None)
 
 
 def demo_locations(cloud: CloudServices) -> list[int]:
     """The demo city's location ids, created on the first run (reused by name after)."""
+    return _locations(cloud, DEMO_LOCATIONS)
+
+
+def site_location(cloud: CloudServices) -> int:
+    """The location where `berth up`'s gateway stands (its tower is placed there)."""
+    return _locations(cloud, [SITE_LOCATION])[0]
+
+
+def _locations(cloud: CloudServices, entries: list[tuple[Any, ...]]) -> list[int]:
     known = {loc.name: loc.id for loc in cloud.locations.all_locations()}
     ids = []
-    for name, lat, lon, street, postal, hours in DEMO_LOCATIONS:
+    for name, lat, lon, street, postal, hours in entries:
         if name not in known:
             known[name] = cloud.locations.create_location(LocationCreate(
                 name=name, latitude=lat, longitude=lon, opening_hours=hours,
