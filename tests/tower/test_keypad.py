@@ -107,6 +107,29 @@ def test_code_dies_with_its_locker_generation(rig: Rig) -> None:
     assert rig.controller.unlocks == []
 
 
+def test_a_door_that_stayed_shut_gives_the_code_back(rig: Rig) -> None:
+    occupy(rig)
+    command = rig.keypad(101)
+    give(rig, command)
+    rig.controller.close_door(1)
+    rig.controller.jammed.add(1)
+    result = type_code(rig, command.code)
+    assert not result.success and result.reason_code == "DOOR_DID_NOT_OPEN"
+    assert rig.types()[-1] == "open_failed" and rig.events()[-1]["via"] == "keypad"
+    rig.controller.jammed.clear()
+    assert type_code(rig, command.code).door_open
+
+
+def test_release_kills_the_code(rig: Rig) -> None:
+    command = rig.keypad(102)
+    give(rig, command)
+    release = rig.token(102, TokenKind.RELEASE)
+    assert rig.service.apply_command(next(_ids), release.payload, release.payload_auth
+                                     ).outcome == "applied"
+    occupy(rig, 102)
+    assert refused(rig, command.code) == "KEYPAD_CODE_INVALID"
+
+
 def test_code_of_an_older_generation_is_dropped_on_arrival(rig: Rig) -> None:
     occupy(rig, 103)  # locker 103 is at generation 4
     command = rig.keypad(103, generation=3)
