@@ -205,3 +205,4 @@ last_status_code  # unused variable (berth/contracts/cloud.py)
 response_excerpt  # unused variable (berth/contracts/cloud.py)
 delivered_at  # unused variable (berth/contracts/cloud.py)
 _.redeliver_webhook  # unused method (berth/sdk/cloud.py): SDK public API
+_.keypad_wait  # unused method (berth/tower/service.py): what tests and operators ask of the keypad

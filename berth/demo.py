@@ -43,9 +43,29 @@ def wait_for_state(cloud: CloudClient, tower_id: str, locker_id: int, wanted: st
         time.sleep(poll)
 
 
+def wait_for_code(tower: GatewayClient, token_id: str, timeout: float,
+                  poll: float = 0.25) -> bool:
+    """Poll the tower's log until the keypad code of ``token_id`` arrived (with the commands
+    its cloud sync fetches); typing it before would count as a wrong code."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = tower.tower_events(0, 500).events
+        if any(e["type"] == "keypad_code_set" and e.get("token_id") == token_id
+               for e in events):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
+
+
 def run_delivery(cloud: CloudClient, tower: GatewayClient, tower_id: str, *,
-                 trace: Trace = _quiet, door_timeout: float = 60.0) -> DeliveryReport:
-    """Reserve, drop off, pick up; raise DeliveryFailed at the first step that goes wrong."""
+                 trace: Trace = _quiet, door_timeout: float = 60.0,
+                 keypad: bool = False) -> DeliveryReport:
+    """Reserve, drop off, pick up; raise DeliveryFailed at the first step that goes wrong.
+
+    With ``keypad`` the recipient has no app: the pick-up token comes with a keypad code and
+    the recipient types it at the tower (``POST /tower/keypad``) instead of relaying a token.
+    """
     def expect(locker_id: int, wanted: str, report: DeliveryReport) -> None:
         state = wait_for_state(cloud, tower_id, locker_id, wanted, door_timeout)
         report.states.append(state)
@@ -78,9 +98,20 @@ def run_delivery(cloud: CloudClient, tower: GatewayClient, tower_id: str, *,
     trace("door", "courier puts the parcel in and closes the door")
     expect(locker.id, "occupied", report)
 
-    pickup = cloud.create_pickup_token(tower_id, locker.id, duration=3000)
-    trace("pick-up token", f"payload {pickup.payload[:16]}... valid until {pickup.expires_at}")
-    opened = tower.tower_open(pickup.payload, pickup.payload_auth)
+    pickup = cloud.create_pickup_token(tower_id, locker.id, duration=3000, keypad_code=keypad)
+    if keypad and pickup.keypad_code:
+        code = pickup.keypad_code
+        trace("keypad code", f"{code[:2]}{'*' * (len(code) - 2)} sent to the recipient by SMS; "
+              f"the tower gets only its salted hash")
+        if not wait_for_code(tower, pickup.token_id, door_timeout):
+            raise DeliveryFailed("the keypad code never reached the tower")
+        trace("tower sync", "the tower fetched the code's hash with its commands")
+        opened = tower.tower_keypad(code)
+        trace("keypad", f"recipient types the code: {opened.message}")
+    else:
+        trace("pick-up token",
+              f"payload {pickup.payload[:16]}... valid until {pickup.expires_at}")
+        opened = tower.tower_open(pickup.payload, pickup.payload_auth)
     trace("open at the tower", f"{opened.message}: door {opened.gatewayLockerId}")
     if not opened.success:
         raise DeliveryFailed(f"the door did not open: {opened.message}")

@@ -93,6 +93,9 @@ def demo(
     stack_file: Path | None = typer.Option(None, help="A running stack's stack.json "
                                            "(default: the one `berth up` wrote)."),
     door_timeout: float = typer.Option(60.0, help="Seconds to wait for a door to close."),
+    keypad: bool = typer.Option(False, "--keypad", help="Pick up with a keypad code typed at "
+                                "the tower instead of the pick-up token (a recipient without "
+                                "the app)."),
 ) -> None:
     """Perform the delivery guide's first delivery, step by step, with a readable trace.
 
@@ -128,10 +131,11 @@ def demo(
             with CloudClient(info.cloud_url, info.client_id, info.client_secret) as partner, \
                     GatewayClient(info.gateway_url, info.gateway_api_key) as tower:
                 report = run_delivery(partner, tower, info.tower_id, trace=trace,
-                                      door_timeout=door_timeout)
+                                      door_timeout=door_timeout, keypad=keypad)
             console.print(f"[green]Delivered through locker {report.locker_id} "
                           f"(door {report.gateway_locker_id}): "
-                          f"{' -> '.join(report.states)}[/green]")
+                          f"{' -> '.join(report.states)}"
+                          f"{' (picked up with a keypad code)' if keypad else ''}[/green]")
         except DeliveryFailed as exc:
             console.print(f"[red]Delivery failed:[/red] {exc}")
             raise typer.Exit(1) from exc

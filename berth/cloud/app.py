@@ -64,6 +64,7 @@ def build_service(config: CloudConfig) -> CloudServices:
         vault=Vault.load_or_create(data / "cloud-vault.key"),
         jwt_key=jwt_key,
         access_token_ttl=config.access_token_ttl,
+        keypad_code_digits=config.keypad_code_digits,
         hasher=SecretHasher(config.hash_concurrency, config.hash_queue, config.hash_wait),
     ), config.webhooks)
 

@@ -35,6 +35,7 @@ class CloudConfig:
     outbox_lease: float  # seconds a dispatcher's claim holds before others take it
     outbox_consumers: Sequence[Consumer]
     webhooks: WebhookPolicy
+    keypad_code_digits: int  # digits of a pick-up token's keypad code (6..8)
     clock: Clock = utcnow
     migrate: bool = True
 
@@ -47,6 +48,7 @@ class CloudConfig:
             data_dir=Path(settings.data_dir),
             jwt_secret=st.jwt_secret,
             access_token_ttl=st.access_token_ttl,
+            keypad_code_digits=st.keypad_code_digits,
             sweep_interval=st.sweep_interval,
             login_failures_per_client=st.login_failures_per_client,
             login_failures_per_address=st.login_failures_per_address,

@@ -20,6 +20,7 @@ from berth.cloud.keys import KeyRing, Vault
 from berth.events.bus import EventBus
 from berth.events.types import Event
 from berth.kit.clock import Clock
+from berth.kit.settings import CloudSettings
 from berth.storage import Database
 
 _AFTER_COMMIT = "berth_publish_after_commit"
@@ -33,6 +34,7 @@ class CloudContext:
     vault: Vault
     jwt_key: bytes
     access_token_ttl: int = 300
+    keypad_code_digits: int = CloudSettings.model_fields["keypad_code_digits"].default
     hasher: SecretHasher = field(default_factory=SecretHasher)
     bus: EventBus = field(default_factory=EventBus)
 

@@ -109,6 +109,10 @@ class LockerToken(BaseModel):
     expires_at: datetime
     key_id: str
     generation: int
+    keypad_code: str | None = Field(
+        None, description="Only for a pick-up token asked for with keypad_code: the 6-8 digit "
+        "code that opens the locker at the tower's keypad (POST /tower/keypad). Shown once: "
+        "the cloud keeps no copy, the tower only a salted hash. Send it to the recipient.")
 
 
 class ReleaseLockerResult(LockerToken):
@@ -130,7 +134,7 @@ class EventBatchResult(BaseModel):
 
 class Command(BaseModel):
     id: int
-    kind: Literal["release_token", "cloud_keys"]
+    kind: Literal["release_token", "cloud_keys", "keypad_code"]
     locker_id: int | None
     token_id: str | None
     payload: str | None
@@ -151,7 +155,7 @@ class PartnerEvent(BaseModel):
 
     type: str = Field(description="locker.state_changed, reservation.created, "
                       "reservation.cancelled, reservation.expired, reservation.used, "
-                      "token.issued or tower.event_applied.")
+                      "token.issued, tower.event_applied or tower.keypad_locked.")
     partner_id: int
     position: int
     tower_id: str

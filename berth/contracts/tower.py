@@ -17,6 +17,13 @@ class TowerOpenRequest(BaseModel):
     payload_auth: str = Field(min_length=2, max_length=256, pattern=HEX)
 
 
+class TowerKeypadRequest(BaseModel):
+    """The code a recipient types at the tower's keypad or kiosk."""
+
+    code: str = Field(min_length=6, max_length=8, pattern=r"^[0-9]+$",
+                      description="The 6-8 digit keypad code of a pick-up token.")
+
+
 class TowerOpenResponse(BaseModel):
     success: bool
     lockerId: int = Field(description="The cloud locker id the token named.")

@@ -269,13 +269,20 @@ def verify_key_announcement(payload: str, payload_auth: str, tower_id: str,
         raise TokenRefused(MSG_MALFORMED, "not a key announcement") from exc
     if version != PAYLOAD_VERSION or marker != KEYS_MARKER or not isinstance(tower, bytes):
         raise TokenRefused(MSG_MALFORMED, "not a key announcement")
-    public = known.get(signer)
+    check_command_signature(raw, sig, signer, known, tower.hex(), tower_id, "announcement")
+    return announced
+
+
+def check_command_signature(raw: bytes, sig: bytes, key_id: object,
+                            known: Mapping[str, Ed25519PublicKey], names_tower: str,
+                            tower_id: str, what: str) -> None:
+    """A signed cloud command (key announcement, keypad code) is good for this tower."""
+    public = known.get(key_id) if isinstance(key_id, str) else None
     if public is None:
-        raise TokenRefused(AUTH_KEY_INVALID, f"announcement signed by unknown key {signer!r}")
+        raise TokenRefused(AUTH_KEY_INVALID, f"{what} signed by unknown key {key_id!r}")
     try:
         public.verify(sig, raw)
     except InvalidSignature as exc:
-        raise TokenRefused(AUTH_SIGNATURE, "announcement signature does not match") from exc
-    if tower.hex() != tower_id.lower():
-        raise TokenRefused(AUTH_TOWER_ID, "announcement is for another tower")
-    return announced
+        raise TokenRefused(AUTH_SIGNATURE, f"{what} signature does not match") from exc
+    if names_tower != tower_id.lower():
+        raise TokenRefused(AUTH_TOWER_ID, f"{what} is for another tower")

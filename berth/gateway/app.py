@@ -86,7 +86,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     service = GatewayService(config, bus)
     auth = ApiKeyAuth(config.api_key)
 
-    tower = (GatewayTower(service, config.tower, config.tower_sync)
+    tower = (GatewayTower(service, config.tower, config.tower_sync, config.tower_keypad)
              if config.tower else None)
 
     @asynccontextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from berth.domain.keypad import KeypadPolicy
 from berth.gateway.auth import resolve_api_key
 from berth.gateway.site import Site, load_site
 from berth.hardware.driver import LockController
@@ -16,6 +17,7 @@ from berth.hardware.opening import OpenPolicy
 from berth.kit.clock import Clock, utcnow
 from berth.kit.settings import Settings
 from berth.tower.identity import TowerIdentity
+from berth.tower.service import keypad_policy
 from berth.tower.sync import SyncConfig
 
 
@@ -31,6 +33,7 @@ class GatewayConfig:
     host: str
     port: int
     tower_sync: SyncConfig
+    tower_keypad: KeypadPolicy  # how many wrong keypad codes, then how long it locks
     # failures allowed per address and window (rate strings of the `limits` package)
     key_failures_per_address: str
     admin_login_failures_per_address: str
@@ -62,6 +65,7 @@ class GatewayConfig:
             host=gw.host,
             port=gw.port,
             tower_sync=SyncConfig.from_settings(settings),
+            tower_keypad=keypad_policy(settings),
             key_failures_per_address=gw.key_failures_per_address,
             admin_login_failures_per_address=gw.admin_login_failures_per_address,
             tower_open_refusals_per_address=settings.tower.open_refusals_per_address,

@@ -74,13 +74,21 @@ class HardwareSettings(_Part):
 
 
 class TowerSettings(_Part):
-    """The gateway as a cloud tower: its cloud sync and its ``/tower/open`` limit."""
+    """The gateway as a cloud tower: its cloud sync, its ``/tower/open`` limit, its keypad."""
 
     sync_interval: float = setting(2.0, "BERTH_TOWER_SYNC_INTERVAL",
                                    "Seconds between a tower's cloud syncs.", gt=0)
     sync_batch: int = setting(100, None, "Events pushed per request.", ge=1)
     sync_max_backoff: float = setting(60.0, None, "Longest wait between failing syncs.", gt=0)
     open_refusals_per_address: str = setting("30/minute", "BERTH_TOWER_OPEN_REFUSALS_PER_ADDRESS")
+    keypad_max_failures: int = setting(
+        5, "BERTH_TOWER_KEYPAD_MAX_FAILURES",
+        "Wrong keypad codes in a row before the keypad locks.", ge=1, le=100)
+    keypad_lockout: int = setting(
+        60, "BERTH_TOWER_KEYPAD_LOCKOUT",
+        "Seconds of the first keypad lockout; each further one doubles.", ge=1)
+    keypad_lockout_max: int = setting(
+        3600, "BERTH_TOWER_KEYPAD_LOCKOUT_MAX", "Longest keypad lockout, seconds.", ge=1)
 
     _rates = field_validator("open_refusals_per_address")(_rate)
 
@@ -117,6 +125,9 @@ class CloudSettings(_Part):
     outbox_jsonl: Path | None = setting(
         None, "BERTH_CLOUD_OUTBOX_JSONL",
         "Append each dispatched outbox event to this file as a JSON line.")
+    keypad_code_digits: int = setting(
+        6, "BERTH_CLOUD_KEYPAD_CODE_DIGITS", "Digits of a pick-up token's keypad code.",
+        ge=6, le=8)
     webhooks_allow_private: bool = setting(
         False, "BERTH_CLOUD_WEBHOOKS_ALLOW_PRIVATE",
         "Allow webhook targets in private, loopback or link-local ranges (the local stack).")

@@ -103,10 +103,15 @@ class _CloudCalls:
                                json={"client_info": client_info, "duration": duration}))
 
     def create_pickup_token(self, tower_id: str, locker_id: int, duration: int = 3000,
-                            client_info: str = "") -> Result[LockerToken]:
+                            client_info: str = "", *,
+                            keypad_code: bool = False) -> Result[LockerToken]:
+        """With ``keypad_code`` the token also carries ``keypad_code``: the digits a recipient
+        without the app types at the tower (shown once; send it by SMS or e-mail)."""
+        body: dict[str, Any] = {"client_info": client_info, "duration": duration}
+        if keypad_code:
+            body["keypad_code"] = True
         return self._send(Call("POST", _locker_path(tower_id, locker_id) +
-                               "/pickup-locker-tokens", json_of(LockerToken),
-                               json={"client_info": client_info, "duration": duration}))
+                               "/pickup-locker-tokens", json_of(LockerToken), json=body))
 
     def release_locker(self, tower_id: str, locker_id: int) -> Result[ReleaseLockerResult]:
         return self._send(Call("POST", _locker_path(tower_id, locker_id) + "/release-locker",

@@ -173,6 +173,11 @@ class _GatewayCalls:
                                json={"payload": payload, "payload_auth": payload_auth},
                                authenticated=False))
 
+    def tower_keypad(self, code: str) -> Result[TowerOpenResponse]:
+        """What a keypad or kiosk at the tower sends: a pick-up's keypad code, no credentials."""
+        return self._send(Call("POST", "/tower/keypad", json_of(TowerOpenResponse),
+                               json={"code": code}, authenticated=False))
+
     def tower_events(self, after: int = 0, limit: int = 100) -> Result[TowerEventsPage]:
         return self._send(Call("GET", "/tower/events", json_of(TowerEventsPage),
                                params={"after": after, "limit": limit}))

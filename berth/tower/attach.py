@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import insert, select
 
 from berth import events as ev
+from berth.domain.keypad import KeypadPolicy
 from berth.kit.background import background
 from berth.kit.threads import run_blocking
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient
@@ -77,7 +78,7 @@ class GatewayTower:
     """The tower part of one gateway; the gateway's lifespan runs ``running()``."""
 
     def __init__(self, gateway: HostGateway, identity: TowerIdentity,
-                 sync: SyncConfig) -> None:
+                 sync: SyncConfig, keypad: KeypadPolicy) -> None:
         self.gateway = gateway
 
         async def opener(gateway_locker_id: int) -> OpenedDoor:
@@ -85,7 +86,7 @@ class GatewayTower:
 
         self.service = TowerService(gateway.db, identity, opener, gateway.clock,
                                     holder=_GatewayHolder(gateway),
-                                    publish=gateway.bus.publish)
+                                    publish=gateway.bus.publish, keypad=keypad)
         self.sync_config = sync
         self.sync: CloudSync | None = None
         self.doors = gateway.bus.subscribe(self.on_door, ev.DoorClosed, ev.DoorForced,

@@ -6,6 +6,11 @@ signed log). The tower reports a token as *used* only once the door it opened ha
 (the physical truth): drop-off -> the locker is occupied, pick-up -> it is empty; from then on the
 token is spent here, offline. Using a pick-up or release token bumps the locker's generation at
 once, so older tokens die without the tower going online.
+
+A keypad code (``open_with_code``) is a pick-up token's stand-in for a recipient without the app:
+the tower holds only the cloud-signed salted digest (``berth.domain.keypad``), finds the pending
+code that matches and opens through the same claim a pick-up token takes. Wrong codes lock the
+keypad for a growing time; that state lives in ``tower_state``, so a restart is no way around it.
 """
 
 from __future__ import annotations
@@ -22,10 +27,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, delete, insert, select, update
 
 from berth import events as ev
+from berth.domain.errors import TooManyAttempts
+from berth.domain.keypad import (
+    KeypadBinding,
+    KeypadCode,
+    KeypadGuard,
+    KeypadPolicy,
+    verify_keypad_code,
+)
 from berth.domain.tokens import (
     AUTH_KEY_INVALID,
     AUTH_SIGNATURE,
+    MSG_EXPIRED,
     MSG_MALFORMED,
+    SYS_LOCKER_NOT_FOUND,
     TOKEN_GENERATION_STALE,
     TokenClaims,
     TokenKind,
@@ -35,6 +50,7 @@ from berth.domain.tokens import (
     verify_key_announcement,
 )
 from berth.kit.clock import Clock, utcnow
+from berth.kit.settings import Settings
 from berth.kit.threads import run_blocking
 from berth.storage import Database, migrate
 from berth.tower.identity import TowerIdentity
@@ -42,6 +58,7 @@ from berth.tower.tables import (
     tower_cloud_keys,
     tower_commands,
     tower_events,
+    tower_keypad_codes,
     tower_lockers,
     tower_spent_tokens,
     tower_state,
@@ -78,17 +95,40 @@ LOCKER_BUSY = "SYS_LOCKERS_BUSY"
 COMMAND_UNSUPPORTED = "COMMAND_UNSUPPORTED"
 RELEASE_COMMAND = "release_token"
 KEYS_COMMAND = "cloud_keys"
+KEYPAD_COMMAND = "keypad_code"
+KEYPAD_CODE_INVALID = "KEYPAD_CODE_INVALID"
+KEYPAD_LOCKED = "KEYPAD_LOCKED"
+#: The ``tower_state`` rows of the keypad's brute-force state (``KeypadGuard``'s fields).
+GUARD_ROWS = {"failures": "keypad_failures", "level": "keypad_level",
+              "locked_until": "keypad_locked_until"}
 TOKEN_KIND_INVALID = "TOKEN_KIND_INVALID"
 TOKEN_ALREADY_USED = "TOKEN_ALREADY_USED"
 DROPOFF_TOKEN_FOR_OCCUPIED_LOCKER = "DROPOFF_TOKEN_FOR_OCCUPIED_LOCKER"
 HOLDS_PARCEL = ("the locker holds a parcel: open it with a pick-up token "
                 "(POST /api/v1/towers/{tower_id}/lockers/{locker_id}/pickup-locker-tokens)")
 #: Refusals that prove nothing about the caller (no valid cloud signature): counted, not logged.
-ANONYMOUS_CODES = frozenset({MSG_MALFORMED, AUTH_KEY_INVALID, AUTH_SIGNATURE})
+#: Wrong keypad codes are counted the same way: the lockout bounds them, ``keypad_locked`` logs it.
+ANONYMOUS_CODES = frozenset({MSG_MALFORMED, AUTH_KEY_INVALID, AUTH_SIGNATURE,
+                             KEYPAD_CODE_INVALID})
 #: At most one ``open_refused_summary`` event per this many seconds.
 REFUSAL_SUMMARY_INTERVAL = 60
 #: How long a spent token whose expiry is not known is kept (longer than any cloud token lives).
 SPENT_FALLBACK_SECONDS = 8 * 24 * 3600
+
+
+def keypad_policy(settings: Settings) -> KeypadPolicy:
+    """The keypad's brute-force bound as ``settings.tower`` gives it."""
+    tower = settings.tower
+    return KeypadPolicy(tower.keypad_max_failures, tower.keypad_lockout,
+                        tower.keypad_lockout_max)
+
+
+class KeypadLocked(TooManyAttempts):
+    """Too many wrong codes: the keypad takes none until ``retry_after`` seconds have passed."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(KEYPAD_LOCKED, f"Too many wrong codes: the keypad is locked; try again "
+                         f"in {wait} s", retry_after=wait)
 
 
 @dataclass(frozen=True)
@@ -113,8 +153,11 @@ class CommandResult:
 class TowerService:
     def __init__(self, db: Database, identity: TowerIdentity, opener: Opener,
                  clock: Clock = utcnow, holder: Holder | None = None,
-                 publish: Callable[[ev.Event], None] | None = None) -> None:
+                 publish: Callable[[ev.Event], None] | None = None,
+                 keypad: KeypadPolicy | None = None) -> None:
         self.db = db
+        self.keypad = keypad or keypad_policy(Settings())
+        self._keypad_lock = threading.Lock()  # one code checked at a time: no parallel guessing
         # tells the process what was committed (an event bus's publish: safe from any thread)
         self.publish = publish or (lambda _event: None)
         self.identity = identity
@@ -199,22 +242,25 @@ class TowerService:
                                  reason=str(refused))
                 refusal = refused
             else:
-                # Claim the use before any door moves: a pick-up token replayed while this one
-                # is opening the door is already stale.
-                values: dict[str, Any] = {"pending_kind": int(claims.kind),
-                                          "pending_token_id": claims.token_id,
-                                          "pending_expires": claims.expires}
-                if claims.kind is TokenKind.PICKUP:
-                    values["generation"] = tower_lockers.c.generation + 1
-                conn.execute(update(tower_lockers)
-                             .where(tower_lockers.c.locker_id == claims.locker_id)
-                             .values(**values))
+                self._claim(conn, claims)
                 new_hold = (f"tower-{claims.token_id}" if self.holder is not None
                             and claims.kind is TokenKind.DROPOFF and row.hold_id is None
                             else None)
                 return claims, row.gateway_locker_id, new_hold
         self._refused(refusal, claims)
         raise refusal
+
+    @staticmethod
+    def _claim(conn: Connection, claims: TokenClaims) -> None:
+        """Claim the use before any door moves: a pick-up token replayed while this one is
+        opening the door is already stale."""
+        values: dict[str, Any] = {"pending_kind": int(claims.kind),
+                                  "pending_token_id": claims.token_id,
+                                  "pending_expires": claims.expires}
+        if claims.kind is TokenKind.PICKUP:
+            values["generation"] = tower_lockers.c.generation + 1
+        conn.execute(update(tower_lockers).where(tower_lockers.c.locker_id == claims.locker_id)
+                     .values(**values))
 
     def _refused(self, refusal: TokenRefused, claims: TokenClaims | None = None) -> None:
         self.publish(ev.TokenRefused(code=refusal.code,
@@ -295,14 +341,14 @@ class TowerService:
             tower_lockers.c.pending_token_id == claims.token_id).values(**values))
 
     def _opened(self, claims: TokenClaims, gateway_id: int, outcome: OpenedDoor,
-                hold: str | None) -> None:
+                hold: str | None, via: str | None = None) -> None:
         shut = not outcome.success and outcome.door_open is False
         with self.db.write() as conn:
             if shut:
                 # The door stayed shut: give the token back so the user can try again.
                 self._give_back(conn, claims)
                 self._append(conn, "open_failed", claims.locker_id, token_id=claims.token_id,
-                             code=outcome.reason_code, reason=outcome.message)
+                             code=outcome.reason_code, reason=outcome.message, via=via)
             else:
                 if hold is not None:
                     conn.execute(update(tower_lockers)
@@ -311,20 +357,156 @@ class TowerService:
                 if outcome.success:
                     self._append(conn, "locker_opened", claims.locker_id,
                                  token_id=claims.token_id, token_kind=claims.kind.label,
-                                 gateway_locker_id=gateway_id)
+                                 gateway_locker_id=gateway_id, via=via)
                 else:
                     # The unlock may have fired and the door may be open: the claim and the
                     # hold stay, the token is not given back (the door closing spends it).
                     self._append(conn, "open_unknown", claims.locker_id,
                                  token_id=claims.token_id, token_kind=claims.kind.label,
                                  gateway_locker_id=gateway_id, code=outcome.reason_code,
-                                 reason=outcome.message)
+                                 reason=outcome.message, via=via)
         if shut and hold is not None:
             self._release_hold(hold)
 
     def _release_hold(self, hold: str | None) -> None:
         if hold is not None and self.holder is not None:
             self.holder.release(hold)
+
+    # ---- opening with a keypad code -------------------------------------------------------
+
+    async def open_with_code(self, code: str) -> OpenResult:
+        """Find the pending code ``code`` is, then open its locker as its pick-up token would.
+
+        Raise KeypadLocked while the keypad is locked, TokenRefused (``KEYPAD_CODE_INVALID``)
+        for a code no pending pick-up has: no door moves in either case.
+        """
+        claims, gateway_id = await run_blocking(self._admit_code, code)
+        outcome = await self.opener(gateway_id)
+        await run_blocking(self._opened, claims, gateway_id, outcome, None, "keypad")
+        return OpenResult(outcome.success, claims.locker_id, gateway_id, claims.kind.label,
+                          claims.token_id, outcome.door_open, outcome.message,
+                          outcome.reason_code)
+
+    def _admit_code(self, code: str) -> tuple[TokenClaims, int]:
+        with self._keypad_lock:
+            now = self._now()
+            with self.db.read() as conn:
+                wait = self._guard(conn).wait(now)
+                if wait:
+                    raise KeypadLocked(wait)
+                held = self._live_codes(conn, now, len(code))
+            # The slow digests run outside any transaction; the lock keeps guesses in a row.
+            match = next((c for c in held if c.matches(code)), None)
+            with self.db.write() as conn:
+                if match is None:
+                    self._wrong_code(conn, now)
+                    refusal = TokenRefused(KEYPAD_CODE_INVALID, "no pending pick-up has this code")
+                else:
+                    self._store_guard(conn, KeypadGuard.succeeded())
+                    claims = self._code_claims(match)
+                    row = conn.execute(select(tower_lockers)
+                                       .where(tower_lockers.c.locker_id == claims.locker_id)
+                                       .with_for_update()).one()
+                    try:
+                        self._check_use(conn, claims, row)
+                    except TokenRefused as refused:
+                        self._append(conn, "open_refused", claims.locker_id,
+                                     token_id=claims.token_id, code=refused.code,
+                                     reason=str(refused), via="keypad")
+                        refusal = refused
+                    else:
+                        self._claim(conn, claims)
+                        return claims, row.gateway_locker_id
+        self._refused(refusal, None if match is None else self._code_claims(match))
+        raise refusal
+
+    def _code_claims(self, held: KeypadCode) -> TokenClaims:
+        """The pick-up token a code stands for, as the claim and the events need it."""
+        b = held.binding
+        return TokenClaims(b.tower_id, b.locker_id, TokenKind.PICKUP, b.token_id, b.not_before,
+                           b.expires, "keypad", b.generation)
+
+    def _live_codes(self, conn: Connection, now: int, digits: int) -> list[KeypadCode]:
+        """Codes of ``digits`` digits that may open now: in their window, not superseded."""
+        rows = conn.execute(
+            select(tower_keypad_codes).join(
+                tower_lockers, tower_lockers.c.locker_id == tower_keypad_codes.c.locker_id)
+            .where(tower_keypad_codes.c.digits == digits,
+                   tower_keypad_codes.c.not_before <= now, tower_keypad_codes.c.expires > now,
+                   tower_keypad_codes.c.generation >= tower_lockers.c.generation)
+            .order_by(tower_keypad_codes.c.expires))
+        return [KeypadCode(KeypadBinding(self.identity.tower_id, r.locker_id, r.token_id,
+                                         r.generation, r.not_before, r.expires),
+                           r.digits, r.salt, r.digest,
+                           tuple(int(v) for v in r.cost.split(",")))  # type: ignore[arg-type]
+                for r in rows]
+
+    def _wrong_code(self, conn: Connection, now: int) -> None:
+        """Count a wrong code; the one that reaches the limit locks the keypad (signed event)."""
+        guard = self._guard(conn).failed(now, self.keypad)
+        self._store_guard(conn, guard)
+        self._count_anonymous(conn, KEYPAD_CODE_INVALID)
+        if guard.locked_until > now:
+            self._append(conn, "keypad_locked", None, locked_until=guard.locked_until,
+                         lockout_seconds=guard.locked_until - now, lockouts=guard.level,
+                         failures=self.keypad.max_failures)
+        conn.execute(delete(tower_keypad_codes).where(tower_keypad_codes.c.expires <= now))
+
+    @staticmethod
+    def _guard(conn: Connection) -> KeypadGuard:
+        values = {r.name: r.value for r in conn.execute(
+            select(tower_state.c.name, tower_state.c.value)
+            .where(tower_state.c.name.in_(GUARD_ROWS.values())))}
+        return KeypadGuard(**{f: values.get(row, 0) for f, row in GUARD_ROWS.items()})
+
+    @staticmethod
+    def _store_guard(conn: Connection, guard: KeypadGuard) -> None:
+        for field, name in GUARD_ROWS.items():
+            value = getattr(guard, field)
+            if conn.execute(update(tower_state).where(tower_state.c.name == name)
+                            .values(value=value)).rowcount == 0 and value:
+                conn.execute(insert(tower_state).values(name=name, value=value))
+
+    def keypad_wait(self) -> int:
+        """Seconds until the keypad takes a code again (0: it does now)."""
+        with self.db.read() as conn:
+            return self._guard(conn).wait(self._now())
+
+    def _learn_code(self, conn: Connection, command_id: int, payload: str,
+                    payload_auth: str) -> CommandResult:
+        """Keep a cloud-signed code digest until it is used, expires or is superseded."""
+        try:
+            held = verify_keypad_code(payload, payload_auth, self.identity.tower_id,
+                                      self.cloud_keys(conn))
+            b = held.binding
+            row = conn.execute(select(tower_lockers)
+                               .where(tower_lockers.c.locker_id == b.locker_id)).first()
+            if row is None:
+                raise TokenRefused(SYS_LOCKER_NOT_FOUND, "this tower has no such locker")
+        except TokenRefused as refused:
+            self._append(conn, "command_refused", None, command_id=command_id,
+                         code=refused.code, reason=str(refused))
+            return CommandResult(command_id, "refused", refused.code)
+        spent = conn.execute(select(tower_spent_tokens.c.token_id).where(
+            tower_spent_tokens.c.token_id == b.token_id)).first()
+        dead = (MSG_EXPIRED if b.expires <= self._now()
+                else TOKEN_GENERATION_STALE if b.generation < row.generation or spent
+                else None)
+        if dead is None:
+            conn.execute(delete(tower_keypad_codes).where(
+                tower_keypad_codes.c.token_id == b.token_id))
+            conn.execute(insert(tower_keypad_codes).values(
+                token_id=b.token_id, locker_id=b.locker_id, generation=b.generation,
+                not_before=b.not_before, expires=b.expires, digits=held.digits, salt=held.salt,
+                digest=held.digest, cost=",".join(str(v) for v in held.cost)))
+            self._append(conn, "keypad_code_set", b.locker_id, token_id=b.token_id,
+                         expires=b.expires)
+        else:  # acknowledged all the same: the cloud stops sending a code that opens nothing
+            self._append(conn, "keypad_code_dropped", b.locker_id, token_id=b.token_id, code=dead)
+        conn.execute(insert(tower_commands).values(command_id=command_id,
+                                                   applied_at=self._now()))
+        self._append(conn, "command_applied", b.locker_id, command_id=command_id)
+        return CommandResult(command_id, "applied")
 
     # ---- what the door sensors report -----------------------------------------------------
 
@@ -363,6 +545,8 @@ class TowerService:
                 token_id=row.pending_token_id, locker_id=row.locker_id, kind=int(kind),
                 spent_at=now, expires=row.pending_expires if row.pending_expires is not None
                 else now + SPENT_FALLBACK_SECONDS))
+        conn.execute(delete(tower_keypad_codes).where(
+            tower_keypad_codes.c.token_id == row.pending_token_id))
 
     def door_forced(self, gateway_locker_id: int) -> None:
         """A door opened with no unlock behind it (crowbar, broken lock)."""
@@ -387,6 +571,8 @@ class TowerService:
                 return CommandResult(command_id, "duplicate")
             if kind == KEYS_COMMAND:
                 return self._learn_keys(conn, command_id, payload, payload_auth)
+            if kind == KEYPAD_COMMAND:
+                return self._learn_code(conn, command_id, payload, payload_auth)
             if kind != RELEASE_COMMAND:
                 self._append(conn, "command_refused", None, command_id=command_id,
                              code=COMMAND_UNSUPPORTED, reason=f"unknown command kind {kind!r}")

@@ -71,3 +71,19 @@ tower_spent_tokens = Table(
     Column("spent_at", Integer, nullable=False),
     Column("expires", Integer, nullable=False, index=True),
 )
+
+#: Keypad codes of pick-up tokens, as salted digests the cloud signed (never the code itself);
+#: deleted once used, expired, or killed by a newer generation of their locker.
+tower_keypad_codes = Table(
+    "tower_keypad_codes",
+    metadata,
+    Column("token_id", String(32), primary_key=True),  # the pick-up token the code stands for
+    Column("locker_id", Integer, nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("not_before", Integer, nullable=False),
+    Column("expires", Integer, nullable=False, index=True),
+    Column("digits", Integer, nullable=False),
+    Column("salt", LargeBinary, nullable=False),
+    Column("digest", LargeBinary, nullable=False),
+    Column("cost", String(20), nullable=False),  # scrypt "log2n,r,p"
+)

@@ -38,6 +38,11 @@ def test_up_serves_both_apis_then_demo_delivers_through_it(
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "Using the running stack" in demo.stdout
         assert "reserved -> rented -> occupied -> available" in demo.stdout
+        keypad = subprocess.run([BERTH, "demo", "--keypad"], env=env, capture_output=True,
+                                text=True, timeout=DEMO_BOUND)
+        assert keypad.returncode == 0, keypad.stdout + keypad.stderr
+        assert "keypad code" in keypad.stdout and "recipient types the code" in keypad.stdout
+        assert "-> available (picked up with a keypad code)" in keypad.stdout
     finally:
         up.send_signal(signal.SIGTERM)
         output, _ = up.communicate(timeout=BOUND)

@@ -14,6 +14,7 @@ from berth.sdk import BerthApiError
 from berth.sdk.cloud import CloudClient
 from berth.sdk.gateway import GatewayClient
 from berth.stack import Stack, StackInfo
+from tests.cloud.webhooks.receiver import Receiver
 from tests.support.waiting import BOUND, SERVER_START, wait_until
 
 
@@ -108,3 +109,38 @@ def test_spent_dropoff_token_never_reopens_the_locker(stack: Stack) -> None:
     assert openings() == before == 1
     pickup = partner.create_pickup_token(tower_id, locker.id, duration=3000)
     assert tower.tower_open(pickup.payload, pickup.payload_auth).success
+
+
+def test_keypad_pickup_frees_the_locker_and_partners_hear_it_and_the_lockout(
+        stack: Stack, free_port: Callable[[], int]) -> None:
+    assert stack.info is not None
+    partner, tower = clients(stack.info)
+    receiver = Receiver(free_port()).start()
+    try:
+        hook = partner.create_webhook(receiver.url)
+        seen: list[str] = []
+        report = run_delivery(partner, tower, stack.info.tower_id, door_timeout=BOUND,
+                              keypad=True, trace=lambda step, detail: seen.append(step))
+        assert report.states == ["reserved", "rented", "occupied", "available"]
+        assert "keypad" in seen and "pick-up token" not in seen
+
+        def operations() -> list[dict]:
+            bodies = [r.verify(hook.secret) for r in list(receiver.got)]
+            return [b for b in bodies if b["type"] == "LOCKER_OPERATION"]  # type: ignore[index]
+
+        wait_until(lambda: any(o["data"]["source"] == "LOCKER_TOKEN_USED"
+                               and o["data"]["locker_status"] == "available"
+                               for o in operations()), "no webhook for the keypad pick-up")
+        assert all(o["data"]["keypad_code"] is None for o in operations())
+
+        for _ in range(5):  # someone guesses at the keypad
+            with pytest.raises(BerthApiError) as wrong:
+                tower.tower_keypad("000000")
+            assert wrong.value.status == 403 and wrong.value.code == "KEYPAD_CODE_INVALID"
+        with pytest.raises(BerthApiError) as locked:
+            tower.tower_keypad("000000")
+        assert locked.value.status == 429 and locked.value.code == "KEYPAD_LOCKED"
+        wait_until(lambda: any(r.verify(hook.secret)["type"] == "tower.keypad_locked"  # type: ignore[index]
+                               for r in list(receiver.got)), "no webhook for the lockout")
+    finally:
+        receiver.stop()

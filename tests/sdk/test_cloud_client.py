@@ -8,12 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from berth.cloud.app import build_service, create_app
 from berth.cloud.events.dispatch import Dispatcher
 from berth.cloud.seed import seed_demo
 from berth.cloud.webhooks.delivery import DeliveryWorker, WebhookConsumer
+from berth.domain.tokens import sign_event
 from berth.kit.clock import FakeClock
 from berth.sdk import AuthenticationError, Conflict, NotFound, TooManyRequests, ValidationFailed
 from berth.sdk.cloud import TOWER_ACCESS, AsyncCloudClient, CloudClient
@@ -206,3 +208,35 @@ def test_webhook_calls_and_verification(tmp_path: Path, clock: FakeClock,
                 sdk.webhook_deliveries(made.id)
     finally:
         receiver.stop()
+
+
+def test_pickup_token_with_a_keypad_code_through_both_clients(
+        cloud: tuple[Any, dict[str, Any]]) -> None:
+    app, world = cloud
+    tower = world["tower_id"]
+    services = app.state.services
+    key = Ed25519PrivateKey.from_private_bytes(
+        bytes.fromhex(services.towers.provisioning(tower).tower_private_key))
+    creds = world["partners"]["demo"]
+    with client(app, creds) as sdk, client(app, creds, scope=TOWER_ACCESS) as phone:
+        lockers = [lk.id for lk in sdk.list_lockers(tower)[:2]]
+        for seq, lid in enumerate(lockers, 1):
+            drop = sdk.create_dropoff_token(tower, lid)
+            phone.push_events(tower, [sign_event(
+                {"tower_id": tower, "seq": seq, "type": "dropoff_token_used", "timestamp": 1,
+                 "locker_id": lid, "token_id": drop.token_id}, key)])
+        plain = sdk.create_pickup_token(tower, lockers[0])
+        assert plain.keypad_code is None
+        coded = sdk.create_pickup_token(tower, lockers[0], keypad_code=True)
+        assert coded.keypad_code is not None and len(coded.keypad_code) == 6
+        kinds = [(c.kind, c.token_id) for c in phone.get_commands(tower).commands]
+        assert kinds == [("keypad_code", coded.token_id)]
+
+    async def scenario() -> str | None:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cloud")
+        async with AsyncCloudClient("http://cloud", creds["client_id"], creds["client_secret"],
+                                    http=http) as sdk:
+            return (await sdk.create_pickup_token(tower, lockers[1], keypad_code=True)).keypad_code
+
+    code = asyncio.run(scenario())
+    assert code is not None and code.isdigit()

@@ -194,6 +194,10 @@ SEED: dict[str, Rows] = {
                               "learned_at": UNIX0 + 5}],
         "tower_spent_tokens": [{"token_id": "tok-old", "locker_id": 2, "kind": 2,
                                 "spent_at": UNIX0 - 10, "expires": UNIX0 + 3600}],
+        "tower_keypad_codes": [{"token_id": "tok-pickup", "locker_id": 1, "generation": 4,
+                                "not_before": UNIX0 - 60, "expires": UNIX0 + 3000, "digits": 6,
+                                "salt": bytes(range(16)), "digest": bytes(range(32)),
+                                "cost": "14,8,1"}],
     },
 }
 

@@ -14,7 +14,7 @@ from berth.domain.tokens import SigningKey, TokenClaims, TokenKind, sign_token, 
 from berth.tower.identity import TowerIdentity
 from tests.gateway.conftest import API_KEY
 from tests.support.waiting import BOUND, wait_until
-from tests.tower.conftest import TOWER
+from tests.tower.conftest import TOWER, keypad_command
 
 CLOUD_KEY = SigningKey.generate("k1")
 
@@ -164,3 +164,35 @@ def test_cloud_parcel_keeps_local_assignment_off_its_locker(whole_site: TestClie
     wait_for(whole_site, "pickup_token_used")
     wait_until(lambda: whole_site.get(f"/lockers/{gid}").json()["available"],
                "the hold was never released")
+
+
+def test_keypad_code_opens_its_locker_and_wrong_codes_lock_the_keypad(
+        gateway: TestClient) -> None:
+    drop = token(901, TokenKind.DROPOFF)
+    gateway.post("/tower/open", json={"payload": drop.payload, "payload_auth": drop.payload_auth})
+    wait_for(gateway, "dropoff_token_used")
+    code = keypad_command(CLOUD_KEY, 901, int(time.time()))
+    relayed = gateway.post("/tower/commands", json={"commands": [
+        {"id": 5, "kind": "keypad_code", "payload": code.payload,
+         "payload_auth": code.payload_auth}]}).json()
+    assert relayed["results"][0]["outcome"] == "applied"
+    wrong = f"{(int(code.code) + 1) % 10**6:06d}"
+    answer = gateway.post("/tower/keypad", json={"code": wrong})
+    assert answer.status_code == 403 and answer.json()["error"] == "KEYPAD_CODE_INVALID"
+    assert gateway.post("/tower/keypad", json={"code": "12ab56"}).status_code == 400
+
+    opened = gateway.post("/tower/keypad", json={"code": code.code})
+    assert opened.status_code == 200, opened.text
+    body = opened.json()
+    assert body["success"] and body["gatewayLockerId"] == 7 and body["kind"] == "pickup"
+    assert body["tokenId"] == code.token_id
+    events = wait_for(gateway, "pickup_token_used")
+    assert [e["token_id"] for e in events if e["type"] == "pickup_token_used"] == [code.token_id]
+
+    for _ in range(5):
+        assert gateway.post("/tower/keypad", json={"code": wrong}).status_code == 403
+    locked = gateway.post("/tower/keypad", json={"code": code.code})
+    assert locked.status_code == 429 and locked.json()["error"] == "KEYPAD_LOCKED"
+    assert 1 <= int(locked.headers["Retry-After"]) <= 60
+    assert code.code not in str(gateway.get("/tower/events",
+                                            headers={"X-API-Key": API_KEY}).json())

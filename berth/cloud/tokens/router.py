@@ -3,13 +3,11 @@ token)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import APIRouter, Body
 
 from berth.cloud.deps import LockerId, ServiceProvider, Tokens, TowerId
 from berth.cloud.errors import responses
-from berth.cloud.tokens.schemas import LockerTokenCreate, ReleaseLockerCreate
+from berth.cloud.tokens.schemas import LockerTokenCreate, PickupTokenCreate, ReleaseLockerCreate
 from berth.contracts.cloud import LockerToken, ReleaseLockerResult
 from berth.domain.tokens import TokenKind
 
@@ -20,38 +18,23 @@ router = APIRouter(
 )
 
 
-def _token_endpoint(kind: TokenKind, doc: str) -> Callable[..., LockerToken]:
-    def endpoint(
-        tokens: Tokens,
-        partner: ServiceProvider,
-        tower_id: TowerId,
-        locker_id: LockerId,
-        body: LockerTokenCreate,
-    ) -> LockerToken:
-        return tokens.issue_token(
-            partner, tower_id, locker_id, kind, body.duration, body.client_info
-        )
-
-    endpoint.__doc__ = doc
-    return endpoint
+@router.post("/dropoff-locker-tokens", response_model=LockerToken, status_code=201,
+             name="create_dropoff_token")
+def create_dropoff_token(tokens: Tokens, partner: ServiceProvider, tower_id: TowerId,
+                         locker_id: LockerId, body: LockerTokenCreate) -> LockerToken:
+    """createDropOffToken: Available/Reserved/Rented -> Rented, Occupied -> Occupied."""
+    return tokens.issue_token(partner, tower_id, locker_id, TokenKind.DROPOFF, body.duration,
+                              body.client_info)
 
 
-for _path, _kind, _doc in (
-    (
-        "/dropoff-locker-tokens",
-        TokenKind.DROPOFF,
-        "createDropOffToken: Available/Reserved/Rented -> Rented, Occupied -> Occupied.",
-    ),
-    ("/pickup-locker-tokens", TokenKind.PICKUP, "createPickUpToken: only in Occupied."),
-):
-    router.add_api_route(
-        _path,
-        _token_endpoint(_kind, _doc),
-        methods=["POST"],
-        response_model=LockerToken,
-        status_code=201,
-        name=f"create_{_kind.label}_token",
-    )
+@router.post("/pickup-locker-tokens", response_model=LockerToken, status_code=201,
+             name="create_pickup_token")
+def create_pickup_token(tokens: Tokens, partner: ServiceProvider, tower_id: TowerId,
+                        locker_id: LockerId, body: PickupTokenCreate) -> LockerToken:
+    """createPickUpToken: only in Occupied. With ``keypad_code`` the answer also carries a
+    numeric code for the tower's keypad (shown once; the tower gets only its salted hash)."""
+    return tokens.issue_token(partner, tower_id, locker_id, TokenKind.PICKUP, body.duration,
+                              body.client_info, keypad_code=body.keypad_code)
 
 
 @router.post("/release-locker", response_model=ReleaseLockerResult, status_code=201)

@@ -14,6 +14,12 @@ class LockerTokenCreate(Strict):
     duration: int = Field(gt=0, le=MAX_TOKEN_S, description="Seconds the token stays valid.")
 
 
+class PickupTokenCreate(LockerTokenCreate):
+    keypad_code: bool = Field(
+        False, description="Also issue a numeric keypad code for a recipient without the app; "
+        "the answer carries it once and the tower gets only its salted hash.")
+
+
 class ReleaseLockerCreate(Strict):
     duration: int = Field(
         MAX_TOKEN_S, gt=0, le=MAX_TOKEN_S, description="Seconds the release token stays valid."

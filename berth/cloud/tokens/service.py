@@ -4,6 +4,10 @@
 that is also queued as a tower command. "Release" stays the wire name (the endpoint, the token
 kind); in code the arrow is a decline, so it is never confused with the gateway releasing a
 transaction's locker.
+
+A pick-up token asked for with ``keypad_code`` also gets a numeric code: drawn here, returned
+once in the answer, and queued for the tower only as a signed, salted digest bound to the token
+(``berth.domain.keypad``): the code itself is in no table, event or log.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from berth.cloud.lockers import lifecycle
 from berth.cloud.tokens import repository as repo
 from berth.cloud.tower_sync import repository as tower_sync_repo
 from berth.contracts.cloud import LockerToken, ReleaseLockerResult
+from berth.domain.keypad import KeypadBinding, hash_code, new_code, sign_keypad_code
 from berth.domain.lifecycle import Action, LockerState
 from berth.domain.tokens import TokenClaims, TokenKind, sign_token
 
@@ -37,10 +42,28 @@ class TokensService:
     ctx: CloudContext
 
     def issue_token(self, partner_id: int, tower_id: str, locker_id: int, kind: TokenKind,
-                    duration: int, client_info: str = "") -> LockerToken:
+                    duration: int, client_info: str = "", *,
+                    keypad_code: bool = False) -> LockerToken:
         """Drop-off or pick-up token; the arrow it takes is the guide's."""
         with self.ctx.write() as conn:
-            return self._issue(conn, partner_id, tower_id, locker_id, kind, duration, client_info)
+            tok = self._issue(conn, partner_id, tower_id, locker_id, kind, duration,
+                              client_info, keypad=keypad_code)
+        return self._with_keypad_code(tok) if keypad_code else tok
+
+    def _with_keypad_code(self, tok: LockerToken) -> LockerToken:
+        """Draw the code, queue its signed digest for the tower, hand the code out once.
+
+        The slow digest is computed between two transactions, so no writer waits on it; if
+        queuing fails the token still works in the app and the caller asks again.
+        """
+        code = new_code(self.ctx.keypad_code_digits)
+        binding = KeypadBinding(tok.tower_id, tok.locker_id, tok.token_id, tok.generation,
+                                int(tok.not_before.timestamp()), int(tok.expires_at.timestamp()))
+        payload, auth = sign_keypad_code(hash_code(code, binding), self.ctx.keyring.current)
+        with self.ctx.write() as conn:
+            tower_sync_repo.insert_command(conn, tok.tower_id, "keypad_code", tok.locker_id,
+                                           tok.token_id, payload, auth, self.ctx.clock())
+        return tok.model_copy(update={"keypad_code": code})
 
     def decline_locker(self, partner_id: int, tower_id: str, locker_id: int,
                        duration: int) -> ReleaseLockerResult:
@@ -53,7 +76,8 @@ class TokensService:
         return ReleaseLockerResult(**tok.model_dump(), command_id=cid)
 
     def _issue(self, conn: Connection, partner_id: int, tower_id: str, locker_id: int,
-               kind: TokenKind, duration: int, client_info: str = "") -> LockerToken:
+               kind: TokenKind, duration: int, client_info: str = "", *,
+               keypad: bool = False) -> LockerToken:
         now = self.ctx.clock()
         expires = now + timedelta(seconds=duration)
         row = lifecycle.lock_locker(conn, partner_id, tower_id, locker_id, now)
@@ -66,11 +90,12 @@ class TokensService:
         elif kind is TokenKind.RELEASE:
             deadline = None  # Declined waits for the tower, not the clock
         lifecycle.apply(conn, row, TOKEN_ACTIONS[kind], now, partner_id, deadline=deadline)
-        return self._sign_and_store(conn, row, partner_id, kind, now, expires, client_info)
+        return self._sign_and_store(conn, row, partner_id, kind, now, expires, client_info,
+                                    keypad)
 
     def _sign_and_store(self, conn: Connection, row: RowMapping, partner_id: int,
                         kind: TokenKind, now: datetime, expires: datetime,
-                        client_info: str) -> LockerToken:
+                        client_info: str, keypad: bool) -> LockerToken:
         key = self.ctx.keyring.current
         nbf = now - CLOCK_SKEW
         claims = TokenClaims(
@@ -92,7 +117,7 @@ class TokensService:
         lifecycle.emit(conn, [partner_id], "token.issued", row, now, {  # never the payload_auth
             "token_id": claims.token_id, "kind": kind.label, "key_id": key.key_id,
             "generation": claims.generation, "not_before": nbf.isoformat(),
-            "expires_at": expires.isoformat()})
+            "expires_at": expires.isoformat(), "keypad": keypad})
         return LockerToken(
             payload=signed.payload,
             payload_auth=signed.payload_auth,

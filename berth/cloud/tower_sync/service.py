@@ -37,6 +37,9 @@ EVENT_ACTIONS = {
     "release_token_set": (Action.RELEASE_TOKEN_SET, TokenKind.RELEASE),
 }
 COMMAND_APPLIED = "command_applied"
+#: Tower facts every partner of the tower hears as their own outbox event (and webhook).
+NOTICES = {"keypad_locked": ("tower.keypad_locked",
+                             ("locked_until", "lockout_seconds", "lockouts", "failures"))}
 
 
 @dataclass
@@ -145,6 +148,12 @@ class TowerSyncService:
             if repo.command_exists(conn, tower_id, cid):
                 return "applied", None
             return "ignored", "COMMAND_NOT_FOUND"
+        if kind in NOTICES:
+            type_, fields = NOTICES[kind]
+            outbox.emit(conn, towers_repo.tower_partner_ids(conn, tower_id), type_, tower_id,
+                        None, now, {"seq": event["seq"], "timestamp": event["timestamp"],
+                                    **{f: event[f] for f in fields if f in event}})
+            return "recorded", None
         if kind not in EVENT_ACTIONS:
             return "recorded", None  # boot, door forced, errors...: kept for audit
         action, token_kind = EVENT_ACTIONS[kind]
@@ -161,7 +170,8 @@ class TowerSyncService:
         except TransitionRefused as exc:
             return "ignored", exc.code
         tokens_repo.mark_token_used(conn, tok["id"], now)
-        if token_kind is TokenKind.RELEASE:
+        if token_kind in (TokenKind.RELEASE, TokenKind.PICKUP):
+            # the release token's command; a pick-up's keypad code, if it never reached the tower
             repo.mark_command_applied(conn, tower_id, now, token_id=tok["id"])
         elif row["state"] == LockerState.DECLINED:
             # The item went in after all: a release still queued must never reach the tower.

@@ -1,7 +1,8 @@
 """``/tower/*``: the interface a phone reaches (Bluetooth in the original, HTTP here).
 
 These routes carry their own credentials, not the gateway API key: ``/tower/open`` and
-``/tower/commands`` are authorised by the cloud's signature on the tokens they carry;
+``/tower/commands`` are authorised by the cloud's signature on the tokens they carry,
+``/tower/keypad`` by a pick-up's keypad code alone (bounded by the keypad's lockout);
 ``/tower/events`` needs the API key or, as a phone session, any current cloud-signed token for
 this tower in ``X-Tower-Token: <payload>.<payload_auth>``.
 """
@@ -18,6 +19,7 @@ from berth.contracts.tower import (
     CommandOutcomes,
     RelayedCommands,
     TowerEventsPage,
+    TowerKeypadRequest,
     TowerOpenRequest,
     TowerOpenResponse,
 )
@@ -27,7 +29,7 @@ from berth.gateway.auth import presented_key
 from berth.gateway.web import errors
 from berth.kit.ratelimit import address
 from berth.kit.threads import run_blocking
-from berth.tower.service import COMMAND_UNSUPPORTED, TowerService
+from berth.tower.service import COMMAND_UNSUPPORTED, OpenResult, TowerService
 
 router = APIRouter(prefix="/tower", tags=["Tower"])
 REFUSED = {403: {"model": Error, "description": "The token was refused; no door moved."}}
@@ -73,6 +75,27 @@ async def open_with_token(body: TowerOpenRequest, tower: Tower,
     except TokenRefused:  # a Forbidden: rendered as 403 with its code
         request.app.state.limiter.failed(tower_open=peer)
         raise
+    return _opened(result)
+
+
+@router.post("/keypad", response_model=TowerOpenResponse, responses=tower_errors(403))
+async def open_with_code(body: TowerKeypadRequest, tower: Tower,
+                         peer: Annotated[str, Depends(open_budget)],
+                         request: Request) -> TowerOpenResponse:
+    """A keypad or kiosk at the tower: open the locker of the pending pick-up with this code.
+
+    Checked offline; a wrong code is 403 ``KEYPAD_CODE_INVALID``, and after a few in a row the
+    keypad locks for a growing time (429 ``KEYPAD_LOCKED`` with ``Retry-After``).
+    """
+    try:
+        result = await tower.open_with_code(body.code)
+    except TokenRefused:
+        request.app.state.limiter.failed(tower_open=peer)
+        raise
+    return _opened(result)
+
+
+def _opened(result: OpenResult) -> TowerOpenResponse:
     return TowerOpenResponse(success=result.success, lockerId=result.locker_id,
                              gatewayLockerId=result.gateway_locker_id, kind=result.kind,
                              tokenId=result.token_id, doorOpen=result.door_open,
