@@ -38,7 +38,8 @@ class TowerOpenResponse(BaseModel):
 
 class TowerEventsPage(BaseModel):
     events: list[dict[str, Any]] = Field(description="Signed events, oldest first.")
-    lastSeq: int = Field(description="Pass as ?after= to continue; 0 when there is nothing.")
+    lastSeq: int = Field(description="Pass as ?after= to continue: the page's last seq, "
+                         "or `after` itself when there is nothing newer.")
 
 
 class RelayedCommand(BaseModel):
