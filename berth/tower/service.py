@@ -98,6 +98,7 @@ KEYS_COMMAND = "cloud_keys"
 KEYPAD_COMMAND = "keypad_code"
 KEYPAD_CODE_INVALID = "KEYPAD_CODE_INVALID"
 KEYPAD_LOCKED = "KEYPAD_LOCKED"
+KEYPAD_BUSY = "KEYPAD_BUSY"
 #: The ``tower_state`` rows of the keypad's brute-force state (``KeypadGuard``'s fields).
 GUARD_ROWS = {"failures": "keypad_failures", "level": "keypad_level",
               "locked_until": "keypad_locked_until"}
@@ -131,6 +132,14 @@ class KeypadLocked(TooManyAttempts):
                          f"in {wait} s", retry_after=wait)
 
 
+class KeypadBusy(TooManyAttempts):
+    """A code is being checked: one at a time, so a flood of guesses holds no worker threads."""
+
+    def __init__(self) -> None:
+        super().__init__(KEYPAD_BUSY, "Another code is being checked; try again in a second",
+                         retry_after=1)
+
+
 @dataclass(frozen=True)
 class OpenResult:
     success: bool
@@ -157,7 +166,7 @@ class TowerService:
                  keypad: KeypadPolicy | None = None) -> None:
         self.db = db
         self.keypad = keypad or keypad_policy(Settings())
-        self._keypad_lock = threading.Lock()  # one code checked at a time: no parallel guessing
+        self._keypad_lock = threading.Lock()  # one code checked at a time: no parallel guesses
         # tells the process what was committed (an event bus's publish: safe from any thread)
         self.publish = publish or (lambda _event: None)
         self.identity = identity
@@ -388,35 +397,43 @@ class TowerService:
                           outcome.reason_code)
 
     def _admit_code(self, code: str) -> tuple[TokenClaims, int]:
-        with self._keypad_lock:
-            now = self._now()
-            with self.db.read() as conn:
-                wait = self._guard(conn).wait(now)
-                if wait:
-                    raise KeypadLocked(wait)
-                held = self._live_codes(conn, now, len(code))
-            # The slow digests run outside any transaction; the lock keeps guesses in a row.
-            match = next((c for c in held if c.matches(code)), None)
-            with self.db.write() as conn:
-                if match is None:
-                    self._wrong_code(conn, now)
-                    refusal = TokenRefused(KEYPAD_CODE_INVALID, "no pending pick-up has this code")
+        if not self._keypad_lock.acquire(blocking=False):
+            raise KeypadBusy
+        try:
+            return self._admit_code_alone(code)
+        finally:
+            self._keypad_lock.release()
+
+    def _admit_code_alone(self, code: str) -> tuple[TokenClaims, int]:
+        """Judge one code (under the keypad lock): locked, wrong, refused or claimed."""
+        now = self._now()
+        with self.db.read() as conn:
+            wait = self._guard(conn).wait(now)
+            if wait:
+                raise KeypadLocked(wait)
+            held = self._live_codes(conn, now, len(code))
+        # The slow digests run outside any transaction; the lock keeps guesses in a row.
+        match = next((c for c in held if c.matches(code)), None)
+        with self.db.write() as conn:
+            if match is None:
+                self._wrong_code(conn, now)
+                refusal = TokenRefused(KEYPAD_CODE_INVALID, "no pending pick-up has this code")
+            else:
+                self._store_guard(conn, KeypadGuard.succeeded())
+                claims = self._code_claims(match)
+                row = conn.execute(select(tower_lockers)
+                                   .where(tower_lockers.c.locker_id == claims.locker_id)
+                                   .with_for_update()).one()
+                try:
+                    self._check_use(conn, claims, row)
+                except TokenRefused as refused:
+                    self._append(conn, "open_refused", claims.locker_id,
+                                 token_id=claims.token_id, code=refused.code,
+                                 reason=str(refused), via="keypad")
+                    refusal = refused
                 else:
-                    self._store_guard(conn, KeypadGuard.succeeded())
-                    claims = self._code_claims(match)
-                    row = conn.execute(select(tower_lockers)
-                                       .where(tower_lockers.c.locker_id == claims.locker_id)
-                                       .with_for_update()).one()
-                    try:
-                        self._check_use(conn, claims, row)
-                    except TokenRefused as refused:
-                        self._append(conn, "open_refused", claims.locker_id,
-                                     token_id=claims.token_id, code=refused.code,
-                                     reason=str(refused), via="keypad")
-                        refusal = refused
-                    else:
-                        self._claim(conn, claims)
-                        return claims, row.gateway_locker_id
+                    self._claim(conn, claims)
+                    return claims, row.gateway_locker_id
         self._refused(refusal, None if match is None else self._code_claims(match))
         raise refusal
 

@@ -202,3 +202,18 @@ def test_lockout_survives_a_restart(rig: Rig) -> None:
     with pytest.raises(TooManyAttempts):
         asyncio.run(again.open_with_code("123456"))
     assert again.keypad_wait() == 60
+
+
+def test_a_code_typed_while_another_is_checked_is_busy_not_queued(rig: Rig) -> None:
+    occupy(rig)
+    command = rig.keypad(101)
+    give(rig, command)
+    assert rig.service._keypad_lock.acquire()  # a check in progress
+    try:
+        with pytest.raises(TooManyAttempts) as busy:
+            type_code(rig, command.code)
+        assert busy.value.code == "KEYPAD_BUSY" and busy.value.retry_after == 1
+    finally:
+        rig.service._keypad_lock.release()
+    assert rig.service.keypad_wait() == 0  # not counted as a wrong code
+    assert type_code(rig, command.code).success
