@@ -33,6 +33,7 @@ class CloudContext:
     vault: Vault
     jwt_key: bytes
     access_token_ttl: int = 300
+    tower_offline_after: float = 0.0  # seconds without a sync until a tower is offline; 0: off
     hasher: SecretHasher = field(default_factory=SecretHasher)
     bus: EventBus = field(default_factory=EventBus)
 

@@ -195,8 +195,9 @@ class TowerService:
                 if refused.code in ANONYMOUS_CODES:
                     self._count_anonymous(conn, refused.code)
                 else:  # logged and committed: the refusal itself is part of the tower's record
-                    self._append(conn, "open_refused", None, code=refused.code,
-                                 reason=str(refused))
+                    self._append(conn, "open_refused", claims.locker_id if claims else None,
+                                 token_id=claims.token_id if claims else None,
+                                 code=refused.code, reason=str(refused))
                 refusal = refused
             else:
                 # Claim the use before any door moves: a pick-up token replayed while this one

@@ -29,7 +29,7 @@ def _token_endpoint(kind: TokenKind, doc: str) -> Callable[..., LockerToken]:
         body: LockerTokenCreate,
     ) -> LockerToken:
         return tokens.issue_token(
-            partner, tower_id, locker_id, kind, body.duration, body.client_info
+            partner, tower_id, locker_id, kind, body.duration, body.client_info, body.purpose
         )
 
     endpoint.__doc__ = doc
