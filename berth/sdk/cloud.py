@@ -55,6 +55,11 @@ def _locker_path(tower_id: str, locker_id: int) -> str:
     return f"/api/v1/towers/{tower_id}/lockers/{locker_id}"
 
 
+def _duration(duration: int | None) -> dict[str, int]:
+    """A duration in a body; left out for the location's drop-off window."""
+    return {} if duration is None else {"duration": duration}
+
+
 class _CloudCalls:
     """The calls; ``_send`` returns the value (sync) or an awaitable of it (async)."""
 
@@ -87,26 +92,32 @@ class _CloudCalls:
     def get_locker(self, tower_id: str, locker_id: int) -> Result[Locker]:
         return self._send(Call("GET", _locker_path(tower_id, locker_id), json_of(Locker)))
 
-    def reserve(self, tower_id: str, locker_id: int, duration: int = 300) -> Result[Reservation]:
+    def reserve(self, tower_id: str, locker_id: int,
+                duration: int | None = 300) -> Result[Reservation]:
+        """At most the location's drop-off window; ``None``: the window itself."""
         return self._send(Call("POST", _locker_path(tower_id, locker_id) + "/reservations",
-                               json_of(Reservation), json={"duration": duration}))
+                               json_of(Reservation), json=_duration(duration)))
 
     def cancel_reservation(self, tower_id: str, locker_id: int,
                            reservation_id: str) -> Result[Reservation]:
         path = f"{_locker_path(tower_id, locker_id)}/reservations/{reservation_id}"
         return self._send(Call("DELETE", path, json_of(Reservation)))
 
-    def create_dropoff_token(self, tower_id: str, locker_id: int, duration: int = 3000,
+    def create_dropoff_token(self, tower_id: str, locker_id: int, duration: int | None = 3000,
                              client_info: str = "") -> Result[LockerToken]:
+        """At most the location's drop-off window; ``None``: the window itself."""
         return self._send(Call("POST", _locker_path(tower_id, locker_id) +
                                "/dropoff-locker-tokens", json_of(LockerToken),
-                               json={"client_info": client_info, "duration": duration}))
+                               json={"client_info": client_info, **_duration(duration)}))
 
     def create_pickup_token(self, tower_id: str, locker_id: int, duration: int = 3000,
-                            client_info: str = "") -> Result[LockerToken]:
+                            client_info: str = "", purpose: str = "collect"
+                            ) -> Result[LockerToken]:
+        """``purpose="return"``: a courier's token for a parcel past its collection deadline."""
         return self._send(Call("POST", _locker_path(tower_id, locker_id) +
                                "/pickup-locker-tokens", json_of(LockerToken),
-                               json={"client_info": client_info, "duration": duration}))
+                               json={"client_info": client_info, "duration": duration,
+                                     **({"purpose": purpose} if purpose != "collect" else {})}))
 
     def release_locker(self, tower_id: str, locker_id: int) -> Result[ReleaseLockerResult]:
         return self._send(Call("POST", _locker_path(tower_id, locker_id) + "/release-locker",
