@@ -176,3 +176,13 @@ def test_out_of_service_and_back_are_told_to_the_towers_partners(cloud: Cloud) -
         named = [e["type"] for e in partner_events(cloud, who)
                  if e["type"].startswith("locker.") and e["type"] != "locker.state_changed"]
         assert named == ["locker.out_of_service", "locker.back_in_service"]
+
+
+def test_a_reservation_that_ran_out_is_told_to_its_partner_only(cloud: Cloud) -> None:
+    lid = cloud.locker_ids()[0]
+    made = post(cloud, lid, "reservations", {"duration": 60}).json()
+    cloud.clock.advance(61)
+    wait_until(lambda: partner_events(cloud, "demo", "reservation.expired"))
+    [expired] = partner_events(cloud, "demo", "reservation.expired")
+    assert expired["data"] == {"reservation_id": made["id"], "status": "expired"}
+    assert partner_events(cloud, "other", "reservation.expired") == []

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from berth.cloud.towers import repository as towers_repo
 from tests.cloud.conftest import Cloud, make_cloud, wait_until
 from tests.support.partner_events import partner_events
 
@@ -106,3 +107,27 @@ def test_a_silent_tower_is_offline_once_and_back_on_its_next_sync(db_url: str,
         assert back["offline_since"].startswith(stopped_at.date().isoformat())
         cloud.clock.advance(OFFLINE_AFTER + 1)  # silent again: a new spell, reported again
         wait_until(lambda: len(named(cloud, "other")) == 3)  # noqa: B023
+
+
+def test_most_syncs_only_read_when_the_tower_was_last_seen(cloud: Cloud) -> None:
+    """A sync writes when the one written is older than a tenth of the threshold."""
+    commands = f"/sdk/v1/towers/{cloud.tower_id}/commands"
+    phone = cloud.headers("demo", "tower_access")
+
+    def last_seen() -> Any:
+        with cloud.service.db.read() as conn:
+            row = towers_repo.liveness(conn, cloud.tower_id)
+        return row["last_seen_at"] if row is not None else None
+
+    assert last_seen() is None  # never synced: never offline either
+    cloud.service.sweep()
+    assert named(cloud, "demo") == []
+    cloud.http.get(commands, headers=phone)
+    first = last_seen()
+    assert first == cloud.clock()
+    cloud.clock.advance(OFFLINE_AFTER / 10 - 1)
+    cloud.http.get(commands, headers=phone)
+    assert last_seen() == first
+    cloud.clock.advance(2)
+    cloud.http.get(commands, headers=phone)
+    assert last_seen() == cloud.clock()
