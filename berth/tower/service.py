@@ -192,6 +192,7 @@ class TowerService:
                                    .with_for_update()).one()
                 self._check_use(conn, claims, row)
             except TokenRefused as refused:
+                claims = claims or refused.claims  # signed: the refusal names the token
                 if refused.code in ANONYMOUS_CODES:
                     self._count_anonymous(conn, refused.code)
                 else:  # logged and committed: the refusal itself is part of the tower's record
