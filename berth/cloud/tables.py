@@ -141,7 +141,9 @@ lockers = Table(
     Index("ix_lockers_tower", "tower_id", "id"),
     Index("ix_lockers_holder", "holder_partner_id"),
     Index("ix_lockers_deadline", "deadline"),
-    Index("ix_lockers_collect_by", "collect_by"),
+    # the overdue sweep's range: parcels with a deadline not yet reported
+    Index("ix_lockers_collect_by", "collect_by", sqlite_where=text("overdue_at IS NULL"),
+          postgresql_where=text("overdue_at IS NULL")),
 )
 
 reservations = Table(

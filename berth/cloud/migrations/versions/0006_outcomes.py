@@ -24,7 +24,9 @@ def upgrade() -> None:
     with op.batch_alter_table("lockers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("collect_by", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("overdue_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index("ix_lockers_collect_by", ["collect_by"], unique=False)
+        batch_op.create_index("ix_lockers_collect_by", ["collect_by"], unique=False,
+                              sqlite_where=sa.text("overdue_at IS NULL"),
+                              postgresql_where=sa.text("overdue_at IS NULL"))
     with op.batch_alter_table("locker_tokens", schema=None) as batch_op:
         batch_op.add_column(sa.Column("expired_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
