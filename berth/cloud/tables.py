@@ -206,7 +206,8 @@ tower_liveness = Table(
     Column("tower_id", String(16), ForeignKey("towers.id"), primary_key=True),
     Column("last_seen_at", UtcDateTime, nullable=False),
     Column("offline_since", UtcDateTime, nullable=True),
-    Index("ix_tower_liveness_seen", "last_seen_at"),
+    Index("ix_tower_liveness_seen", "last_seen_at", sqlite_where=text("offline_since IS NULL"),
+          postgresql_where=text("offline_since IS NULL")),  # the offline sweep: online ones
 )
 
 events = Table(

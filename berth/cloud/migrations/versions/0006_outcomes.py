@@ -38,7 +38,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tower_id"),
     )
     with op.batch_alter_table("tower_liveness", schema=None) as batch_op:
-        batch_op.create_index("ix_tower_liveness_seen", ["last_seen_at"], unique=False)
+        batch_op.create_index("ix_tower_liveness_seen", ["last_seen_at"], unique=False,
+                              sqlite_where=sa.text("offline_since IS NULL"),
+                              postgresql_where=sa.text("offline_since IS NULL"))
 
 
 def downgrade() -> None:
