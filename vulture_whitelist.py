@@ -175,6 +175,7 @@ _.locker_state  # unused method (berth/tower/service.py)
 locations_create  # unused function (berth/cli/cloud.py)
 locations_list  # unused function (berth/cli/cloud.py)
 locations_add_tower  # unused function (berth/cli/cloud.py)
+locations_windows  # unused function (berth/cli/cloud.py)
 location_lockers  # unused function (berth/cloud/locations/router.py)
 _._known_zone  # unused method (berth/cloud/locations/schemas.py)
 _._intervals_in_order  # unused method (berth/cloud/locations/schemas.py)
@@ -206,3 +207,4 @@ response_excerpt  # unused variable (berth/contracts/cloud.py)
 delivered_at  # unused variable (berth/contracts/cloud.py)
 _.redeliver_webhook  # unused method (berth/sdk/cloud.py): SDK public API
 _.keypad_wait  # unused method (berth/tower/service.py): what tests and operators ask of the keypad
+collectBy  # unused variable (berth/contracts/cloud.py)

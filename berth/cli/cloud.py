@@ -88,6 +88,12 @@ def locations_create(
     hours: str | None = typer.Option(None, help='Opening hours as JSON, e.g. \'{"monday": '
                                      '[{"open": "08:00", "close": "20:00"}]}\'; none: always '
                                      "open."),
+    dropoff_window: int | None = typer.Option(
+        None, help="Seconds a courier may take to drop off (bounds and defaults reservation "
+        "and drop-off token durations); none: no window."),
+    collection_window: int | None = typer.Option(
+        None, help="Seconds a recipient may take to collect a parcel (then "
+        "parcel.not_collected); none: no deadline."),
     db: str | None = DbOption,
 ) -> None:
     """Create a location and print its id."""
@@ -100,19 +106,54 @@ def locations_create(
             "name": name, "latitude": lat, "longitude": lon, "timezone": timezone,
             "address": {"street": street, "postal_code": postal_code, "city": city,
                         "country": country},
-            "opening_hours": json.loads(hours) if hours else None}))
+            "opening_hours": json.loads(hours) if hours else None,
+            "dropoff_window": dropoff_window, "collection_window": collection_window}))
     except (ValidationError, ValueError) as exc:
         _fail(f"invalid location: {exc}")
     typer.echo(f"location {_service(db).locations.create_location(body).id}")
 
 
+@locations.command("windows")
+def locations_windows(
+    location_id: int,
+    dropoff_window: int | None = typer.Option(
+        None, help="Seconds a courier may take to drop off; 0 clears the window."),
+    collection_window: int | None = typer.Option(
+        None, help="Seconds a recipient may take to collect; 0 clears the deadline."),
+    db: str | None = DbOption,
+) -> None:
+    """Set a location's dwell windows (only those given; 0 clears one)."""
+    from pydantic import ValidationError
+
+    from berth.cloud.locations.schemas import LocationPatch
+    from berth.domain.errors import NotFound
+
+    given = {name: value or None for name, value in (("dropoff_window", dropoff_window),
+                                                     ("collection_window", collection_window))
+             if value is not None}
+    try:
+        loc = _service(db).locations.update_location(location_id, LocationPatch(**given))
+    except ValidationError as exc:
+        _fail(f"invalid window: {exc}")
+    except NotFound as exc:
+        _fail(exc.message)
+    typer.echo(f"location {loc.id}: drop-off window {_seconds(loc.dropoff_window)}, "
+               f"collection window {_seconds(loc.collection_window)}")
+
+
+def _seconds(value: int | None) -> str:
+    return "none" if value is None else f"{value} s"
+
+
 @locations.command("list")
 def locations_list(db: str | None = DbOption) -> None:
     service = _service(db).locations
-    table = Table("id", "name", "latitude", "longitude", "city", "timezone", "towers")
+    table = Table("id", "name", "latitude", "longitude", "city", "timezone", "drop-off",
+                  "collection", "towers")
     for loc in service.all_locations():
         table.add_row(str(loc.id), loc.name, str(loc.latitude), str(loc.longitude),
-                      loc.address.city, loc.timezone, " ".join(service.tower_ids(loc.id)))
+                      loc.address.city, loc.timezone, _seconds(loc.dropoff_window),
+                      _seconds(loc.collection_window), " ".join(service.tower_ids(loc.id)))
     Console(width=160).print(table)
 
 

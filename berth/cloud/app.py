@@ -65,6 +65,7 @@ def build_service(config: CloudConfig) -> CloudServices:
         jwt_key=jwt_key,
         access_token_ttl=config.access_token_ttl,
         keypad_code_digits=config.keypad_code_digits,
+        tower_offline_after=config.tower_offline_after,
         hasher=SecretHasher(config.hash_concurrency, config.hash_queue, config.hash_wait),
     ), config.webhooks)
 
@@ -73,7 +74,7 @@ async def _sweep_forever(services: CloudServices, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_blocking(services.lockers.sweep)
+            await run_blocking(services.sweep)
         except Exception:  # keep sweeping; reads and writes check expiry anyway
             log.exception("expiry sweep failed")
 

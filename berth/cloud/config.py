@@ -26,6 +26,7 @@ class CloudConfig:
     jwt_secret: str | None
     access_token_ttl: int
     sweep_interval: float  # seconds between background expiry sweeps; 0 disables
+    tower_offline_after: float  # seconds without a sync until a tower is offline; 0 disables
     login_failures_per_client: str  # rate strings of the `limits` package
     login_failures_per_address: str
     hash_concurrency: int | None  # argon2 checks at once; None: the number of cores
@@ -50,6 +51,7 @@ class CloudConfig:
             access_token_ttl=st.access_token_ttl,
             keypad_code_digits=st.keypad_code_digits,
             sweep_interval=st.sweep_interval,
+            tower_offline_after=st.tower_offline_after,
             login_failures_per_client=st.login_failures_per_client,
             login_failures_per_address=st.login_failures_per_address,
             hash_concurrency=st.hash_concurrency,

@@ -35,6 +35,7 @@ class CloudContext:
     jwt_key: bytes
     access_token_ttl: int = 300
     keypad_code_digits: int = CloudSettings.model_fields["keypad_code_digits"].default
+    tower_offline_after: float = 0.0  # seconds without a sync until a tower is offline; 0: off
     hasher: SecretHasher = field(default_factory=SecretHasher)
     bus: EventBus = field(default_factory=EventBus)
 

@@ -13,6 +13,7 @@ from berth.cloud.lockers.service import LockersService
 from berth.cloud.partners.service import PartnersService
 from berth.cloud.reservations.service import ReservationsService
 from berth.cloud.tokens.service import TokensService
+from berth.cloud.tower_sync import outcomes
 from berth.cloud.tower_sync.service import TowerSyncService
 from berth.cloud.towers.service import TowersService
 from berth.cloud.webhooks.policy import WebhookPolicy
@@ -47,6 +48,12 @@ class CloudServices:
         self.events = EventsService(self.ctx)
         self.locations = LocationsService(self.ctx)
         self.webhooks = WebhooksService(self.ctx, self.webhook_policy)
+
+    def sweep(self) -> None:
+        """What the clock does: expiries, parcels not collected in time, silent towers."""
+        self.lockers.sweep()
+        self.lockers.sweep_overdue()
+        outcomes.sweep_offline(self.ctx)
 
     def ping(self) -> bool:
         """Whether the database answers now (the readiness probe)."""

@@ -93,6 +93,9 @@ locations = Table(
     Column("opening_hours", Text, nullable=True),  # JSON per weekday; NULL: always open
     Column("timezone", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # Dwell time (0005): seconds a courier may take to drop off, a recipient to collect; NULL: none.
+    Column("dropoff_window_s", Integer, nullable=True),
+    Column("collection_window_s", Integer, nullable=True),
     Index("ix_locations_lat_lon", "latitude", "longitude"),
 )
 
@@ -131,9 +134,16 @@ lockers = Table(
     Column("deadline", UtcDateTime, nullable=True),
     Column("generation", Integer, nullable=False, default=0),
     Column("updated_at", UtcDateTime, nullable=False),
+    # An occupied locker's collection deadline (its location's window, 0005) and when the
+    # sweeper reported it passed (parcel.not_collected, once per parcel).
+    Column("collect_by", UtcDateTime, nullable=True),
+    Column("overdue_at", UtcDateTime, nullable=True),
     Index("ix_lockers_tower", "tower_id", "id"),
     Index("ix_lockers_holder", "holder_partner_id"),
     Index("ix_lockers_deadline", "deadline"),
+    # the overdue sweep's range: parcels with a deadline not yet reported
+    Index("ix_lockers_collect_by", "collect_by", sqlite_where=text("overdue_at IS NULL"),
+          postgresql_where=text("overdue_at IS NULL")),
 )
 
 reservations = Table(
@@ -169,6 +179,7 @@ locker_tokens = Table(
     Column("payload", Text, nullable=False),
     Column("payload_auth", Text, nullable=False),
     Column("used_at", UtcDateTime, nullable=True),
+    Column("expired_at", UtcDateTime, nullable=True),  # reported expired unused (0005)
     Index("ix_locker_tokens_locker", "locker_id"),
 )
 
@@ -185,6 +196,18 @@ commands = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("applied_at", UtcDateTime, nullable=True),
     Index("ix_commands_tower", "tower_id", "id"),
+)
+
+# When the cloud last saw each tower sync, and since when it counts it offline (0005): kept in
+# the database so an offline tower is reported once, across restarts.
+tower_liveness = Table(
+    "tower_liveness",
+    metadata,
+    Column("tower_id", String(16), ForeignKey("towers.id"), primary_key=True),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("offline_since", UtcDateTime, nullable=True),
+    Index("ix_tower_liveness_seen", "last_seen_at", sqlite_where=text("offline_since IS NULL"),
+          postgresql_where=text("offline_since IS NULL")),  # the offline sweep: online ones
 )
 
 events = Table(

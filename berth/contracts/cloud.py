@@ -84,6 +84,9 @@ class AssignedLocker(Locker):
     heldUntil: datetime | None = Field(
         None, description="When the reservation or the last drop-off token runs out, if it does."
     )
+    collectBy: datetime | None = Field(
+        None, description="An occupied locker's collection deadline (its location's collection "
+        "window from when the parcel landed), if it has one.")
 
 
 # ---- reservations and tokens --------------------------------------------------------------
@@ -217,6 +220,13 @@ class Location(BaseModel):
     opening_hours: OpeningHours | None = Field(
         description="Per weekday; null: open around the clock.")
     timezone: str = Field(description="IANA name, e.g. Europe/Berlin.")
+    dropoff_window: int | None = Field(
+        None, description="Seconds a courier may take to drop off: a reservation or drop-off "
+        "token here lasts at most this long (and this long when no duration is given); null: "
+        "no window.")
+    collection_window: int | None = Field(
+        None, description="Seconds a recipient may take to collect a parcel from when it lands; "
+        "then parcel.not_collected is sent; null: no deadline.")
 
 
 class NearbyLocation(Location):

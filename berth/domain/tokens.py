@@ -46,10 +46,13 @@ class TokenKind(IntEnum):
 
 
 class TokenRefused(Forbidden):
-    """Why a tower must not open: ``code`` is one of the constants below."""
+    """Why a tower must not open: ``code`` is one of the constants below; ``claims`` are the
+    token's once its signature checked out and it is this tower's (so a refusal can name the
+    token), else None."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, claims: TokenClaims | None = None) -> None:
         super().__init__(code, message)
+        self.claims = claims
 
 
 MSG_MALFORMED = "MSG_MALFORMED"
@@ -186,19 +189,21 @@ def verify(
     except InvalidSignature as exc:
         raise TokenRefused(AUTH_SIGNATURE, "signature does not match the payload") from exc
     if now < claims.not_before:
-        raise TokenRefused(MSG_NOT_YET_VALID, "token is not valid yet")
+        raise TokenRefused(MSG_NOT_YET_VALID, "token is not valid yet", claims)
     if now >= claims.expires:
-        raise TokenRefused(MSG_EXPIRED, "token has expired")
+        raise TokenRefused(MSG_EXPIRED, "token has expired", claims)
     if claims.tower_id != tower_id.lower():
         raise TokenRefused(AUTH_TOWER_ID, "token is for another tower")
     if isinstance(generation, Mapping):
         if claims.locker_id not in generation:
-            raise TokenRefused(SYS_LOCKER_NOT_FOUND, "this tower has no such locker")
+            raise TokenRefused(SYS_LOCKER_NOT_FOUND, "this tower has no such locker",
+                               claims)
         current = generation[claims.locker_id]
     else:
         current = generation
     if claims.generation < current:
-        raise TokenRefused(TOKEN_GENERATION_STALE, "a newer pick-up or release superseded it")
+        raise TokenRefused(TOKEN_GENERATION_STALE, "a newer pick-up or release superseded it",
+                           claims)
     return claims
 
 

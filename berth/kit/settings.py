@@ -106,6 +106,10 @@ class CloudSettings(_Part):
     sweep_interval: float = setting(
         5.0, "BERTH_CLOUD_SWEEP_INTERVAL",
         "Seconds between the cloud's expiry sweeps (reads check expiry anyway); 0 stops them.")
+    tower_offline_after: float = setting(
+        300.0, "BERTH_CLOUD_TOWER_OFFLINE_AFTER",
+        "Seconds without a sync after which the sweeper counts a tower offline (tower.offline; "
+        "tower.back on its next sync); 0 stops watching.", ge=0)
     login_failures_per_client: str = setting("10/minute", "BERTH_CLOUD_LOGIN_FAILURES_PER_CLIENT")
     login_failures_per_address: str = setting("30/minute",
                                               "BERTH_CLOUD_LOGIN_FAILURES_PER_ADDRESS")

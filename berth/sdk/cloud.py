@@ -55,6 +55,11 @@ def _locker_path(tower_id: str, locker_id: int) -> str:
     return f"/api/v1/towers/{tower_id}/lockers/{locker_id}"
 
 
+def _duration(duration: int | None) -> dict[str, int]:
+    """A duration in a body; left out for the location's drop-off window."""
+    return {} if duration is None else {"duration": duration}
+
+
 class _CloudCalls:
     """The calls; ``_send`` returns the value (sync) or an awaitable of it (async)."""
 
@@ -87,27 +92,33 @@ class _CloudCalls:
     def get_locker(self, tower_id: str, locker_id: int) -> Result[Locker]:
         return self._send(Call("GET", _locker_path(tower_id, locker_id), json_of(Locker)))
 
-    def reserve(self, tower_id: str, locker_id: int, duration: int = 300) -> Result[Reservation]:
+    def reserve(self, tower_id: str, locker_id: int,
+                duration: int | None = 300) -> Result[Reservation]:
+        """At most the location's drop-off window; ``None``: the window itself."""
         return self._send(Call("POST", _locker_path(tower_id, locker_id) + "/reservations",
-                               json_of(Reservation), json={"duration": duration}))
+                               json_of(Reservation), json=_duration(duration)))
 
     def cancel_reservation(self, tower_id: str, locker_id: int,
                            reservation_id: str) -> Result[Reservation]:
         path = f"{_locker_path(tower_id, locker_id)}/reservations/{reservation_id}"
         return self._send(Call("DELETE", path, json_of(Reservation)))
 
-    def create_dropoff_token(self, tower_id: str, locker_id: int, duration: int = 3000,
+    def create_dropoff_token(self, tower_id: str, locker_id: int, duration: int | None = 3000,
                              client_info: str = "") -> Result[LockerToken]:
+        """At most the location's drop-off window; ``None``: the window itself."""
         return self._send(Call("POST", _locker_path(tower_id, locker_id) +
                                "/dropoff-locker-tokens", json_of(LockerToken),
-                               json={"client_info": client_info, "duration": duration}))
+                               json={"client_info": client_info, **_duration(duration)}))
 
     def create_pickup_token(self, tower_id: str, locker_id: int, duration: int = 3000,
-                            client_info: str = "", *,
+                            client_info: str = "", purpose: str = "collect", *,
                             keypad_code: bool = False) -> Result[LockerToken]:
-        """With ``keypad_code`` the token also carries ``keypad_code``: the digits a recipient
+        """``purpose="return"``: a courier's token for a parcel past its collection deadline.
+        With ``keypad_code`` the token also carries ``keypad_code``: the digits a recipient
         without the app types at the tower (shown once; send it by SMS or e-mail)."""
         body: dict[str, Any] = {"client_info": client_info, "duration": duration}
+        if purpose != "collect":
+            body["purpose"] = purpose
         if keypad_code:
             body["keypad_code"] = True
         return self._send(Call("POST", _locker_path(tower_id, locker_id) +

@@ -244,11 +244,13 @@ class TowerService:
                                    .with_for_update()).one()
                 self._check_use(conn, claims, row)
             except TokenRefused as refused:
+                claims = claims or refused.claims  # signed: the refusal names the token
                 if refused.code in ANONYMOUS_CODES:
                     self._count_anonymous(conn, refused.code)
                 else:  # logged and committed: the refusal itself is part of the tower's record
-                    self._append(conn, "open_refused", None, code=refused.code,
-                                 reason=str(refused))
+                    self._append(conn, "open_refused", claims.locker_id if claims else None,
+                                 token_id=claims.token_id if claims else None,
+                                 code=refused.code, reason=str(refused))
                 refusal = refused
             else:
                 self._claim(conn, claims)

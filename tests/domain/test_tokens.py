@@ -91,6 +91,20 @@ def test_stale_generation() -> None:
     assert refusal(SIGNED.payload, SIGNED.payload_auth, generation=4) == t.TOKEN_GENERATION_STALE
 
 
+@pytest.mark.parametrize(("kw", "named"), [
+    ({"now": NOW + 3000}, True), ({"now": NOW - 11}, True), ({"generation": 4}, True),
+    ({"generation": {1: 0}}, True),  # the cloud signed it: the refusal may name the token
+    ({"tower_id": "ffffffffffffffff"}, False),  # another tower's: nothing in it is trusted
+    ({"keys": {}}, False),  # the signature was never checked
+])
+def test_a_refusal_carries_the_claims_only_once_they_are_trusted(kw: dict[str, object],
+                                                                 named: bool) -> None:
+    args: dict[str, object] = {"tower_id": TOWER, "now": NOW, "keys": KEYS, "generation": 3}
+    with pytest.raises(TokenRefused) as info:
+        verify(SIGNED.payload, SIGNED.payload_auth, **(args | kw))  # type: ignore[arg-type]
+    assert info.value.claims == (claims() if named else None)
+
+
 @pytest.mark.parametrize("payload", ["zz", "", "a0", "8101", "80"])
 def test_malformed_payloads(payload: str) -> None:
     assert refusal(payload, SIGNED.payload_auth) == t.MSG_MALFORMED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from berth.cloud.app import build_service, create_app
 from berth.cloud.events.dispatch import Dispatcher
+from berth.cloud.locations.schemas import LocationPatch
 from berth.cloud.seed import seed_demo
 from berth.cloud.webhooks.delivery import DeliveryWorker, WebhookConsumer
 from berth.domain.tokens import sign_event
@@ -240,3 +242,45 @@ def test_pickup_token_with_a_keypad_code_through_both_clients(
 
     code = asyncio.run(scenario())
     assert code is not None and code.isdigit()
+
+
+def test_dwell_time_through_both_clients(cloud: tuple[Any, dict[str, Any]],
+                                         clock: FakeClock) -> None:
+    """The windows on the location, durations left to them, the collection deadline on the
+    assigned lockers and a return token once the parcel is overdue."""
+    app, world = cloud
+    services, tower, home = app.state.services, world["tower_id"], world["location_ids"][0]
+    services.locations.update_location(home, LocationPatch(dropoff_window=600,
+                                                           collection_window=3600))
+    key = Ed25519PrivateKey.from_private_bytes(
+        bytes.fromhex(services.towers.provisioning(tower).tower_private_key))
+    with client(app, world["partners"]["demo"]) as sdk:
+        [here] = sdk.list_locations()
+        assert (here.dropoff_window, here.collection_window) == (600, 3600)
+        first, second = [lk.id for lk in sdk.list_lockers(tower, status="available")][:2]
+        reservation = sdk.reserve(tower, first, duration=None)
+        assert reservation.expires_at - reservation.created_at == timedelta(seconds=600)
+        drop = sdk.create_dropoff_token(tower, second)  # 3000 asked, bounded by the window
+        assert drop.expires_at - clock() == timedelta(seconds=600)
+        used = sign_event({"tower_id": tower, "seq": 1, "type": "dropoff_token_used",
+                           "timestamp": int(clock().timestamp()), "locker_id": second,
+                           "token_id": drop.token_id}, key)
+        services.tower_sync.ingest_events(services.partners.partner_id("demo"), tower, [used])
+        [held] = [a for a in sdk.assigned_lockers() if a.id == second]
+        assert held.collectBy == clock() + timedelta(seconds=3600)
+        with pytest.raises(Conflict) as early:
+            sdk.create_pickup_token(tower, second, purpose="return")
+        assert early.value.code == "PARCEL_NOT_OVERDUE"
+        clock.advance(3601)
+        services.sweep()
+        assert sdk.create_pickup_token(tower, second, purpose="return").kind == "pickup"
+    creds = world["partners"]["demo"]
+
+    async def scenario() -> int:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cloud")
+        async with AsyncCloudClient("http://cloud", creds["client_id"], creds["client_secret"],
+                                    http=http) as sdk:
+            made = await sdk.reserve(tower, first + 2, duration=None)
+            return int((made.expires_at - made.created_at).total_seconds())
+
+    assert asyncio.run(scenario()) == 600

@@ -41,6 +41,13 @@ BACKFILLS: dict[tuple[str, str, str], Any | Callable[[Row], Any]] = {
     ("tower", "tower_lockers", "pending_expires"): None,
     # cloud 0003: no older locker has a known load limit.
     ("cloud", "lockers", "max_weight_g"): None,
+    # cloud 0005: older locations set no dwell windows, so no parcel has a collection deadline
+    # and no drop-off token was reported expired.
+    ("cloud", "locations", "dropoff_window_s"): None,
+    ("cloud", "locations", "collection_window_s"): None,
+    ("cloud", "lockers", "collect_by"): None,
+    ("cloud", "lockers", "overdue_at"): None,
+    ("cloud", "locker_tokens", "expired_at"): None,
 }
 
 #: Tables ("table") or columns ("table.column") a migration removed on purpose, per tree.

@@ -147,10 +147,12 @@ SEED: dict[str, Rows] = {
             {"id": 1, "name": "Station", "latitude": 52.525, "longitude": 13.369,
              "street": "Europaplatz 1", "postal_code": "10557", "city": "Berlin",
              "country": "DE", "opening_hours": '{"monday": [{"open": "08:00", "close": "20:00"}]}',
-             "timezone": "Europe/Berlin", "created_at": T0},
+             "timezone": "Europe/Berlin", "created_at": T0,
+             "dropoff_window_s": 1800, "collection_window_s": 259200},  # windows: from 0005
             {"id": 2, "name": "Harbour", "latitude": -33.858, "longitude": 151.214,
              "street": "", "postal_code": "", "city": "Sydney", "country": "AU",
-             "opening_hours": None, "timezone": "Australia/Sydney", "created_at": T1},
+             "opening_hours": None, "timezone": "Australia/Sydney", "created_at": T1,
+             "dropoff_window_s": None, "collection_window_s": None},
         ],
         "location_towers": [{"tower_id": "TWR00000001", "location_id": 1}],
         "webhook_endpoints": [  # cloud 0004: one endpoint mid-rotation, failing
@@ -166,6 +168,9 @@ SEED: dict[str, Rows] = {
              "status": "pending", "attempts": 2, "next_attempt_at": T1, "lease_until": None,
              "last_status_code": 503, "last_latency_ms": 12, "last_response": "down",
              "created_at": T0, "delivered_at": None},
+        ],
+        "tower_liveness": [  # cloud 0005: one tower seen, counted offline since
+            {"tower_id": "TWR00000001", "last_seen_at": T0, "offline_since": T1},
         ],
         "tower_events": [
             {"tower_id": "TWR00000001", "seq": 1, "type": "door_closed", "locker_id": 1,

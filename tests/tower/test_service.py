@@ -55,10 +55,14 @@ def test_pickup_token_replayed_after_pickup_is_stale(rig: Rig) -> None:
 
 
 def test_pickup_for_empty_locker_is_refused_and_logged(rig: Rig) -> None:
-    assert refused(rig, rig.token(102, TokenKind.PICKUP)) == "LOCKER_EMPTY"
+    token = rig.token(102, TokenKind.PICKUP)
+    assert refused(rig, token) == "LOCKER_EMPTY"
     assert rig.controller.unlocks == []
     assert rig.events()[-1]["type"] == "open_refused"
     assert rig.events()[-1]["code"] == "LOCKER_EMPTY"
+    # a signed token's refusal names it, so the cloud tells the partner that issued it
+    assert rig.events()[-1]["token_id"] == token.claims.token_id
+    assert rig.events()[-1]["locker_id"] == token.claims.locker_id
 
 
 @pytest.mark.parametrize(

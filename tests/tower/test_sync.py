@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from berth.cloud.app import build_service, create_app
 from berth.cloud.provision import provision_tower
 from berth.cloud.seed import seed_demo
+from berth.domain.tokens import TokenRefused
 from berth.hardware.opening import OpenOutcome, open_door
 from berth.hardware.simulated import SimulatedController
 from berth.kit.clock import FakeClock
@@ -185,3 +186,34 @@ def test_key_rotation_reaches_the_tower_through_sync(world: World, tmp_path: Pat
     assert asyncio.run(world.sync().sync_once()).applied == 1
     assert asyncio.run(world.tower.open_with_token(token.payload, token.payload_auth)).success
     assert asyncio.run(world.sync().sync_once()).applied == 0  # acknowledged, not re-sent
+
+
+def test_a_real_towers_refusal_jam_and_forced_door_reach_the_partner_by_name(
+        world: World) -> None:
+    """The tower's own signed events, synced: token.refused with the verifier's code and the
+    token id, locker.door_jammed for an unlock the door never followed, locker.door_forced."""
+    empty, jammed = world.cloud_locker(1), world.cloud_locker(3)
+    drop = world.partner.create_dropoff_token(world.tower_id, empty, 3000)
+    asyncio.run(world.tower.open_with_token(drop.payload, drop.payload_auth))
+    world.controller.close_door(1)
+    world.tower.door_closed(1)
+    asyncio.run(world.sync().sync_once())  # the parcel is in
+    pick = world.partner.create_pickup_token(world.tower_id, empty, 3000)
+    asyncio.run(world.tower.open_with_token(pick.payload, pick.payload_auth))
+    world.tower.door_closed(1)  # collected: the same token again finds its generation stale
+    with pytest.raises(TokenRefused):
+        asyncio.run(world.tower.open_with_token(pick.payload, pick.payload_auth))
+    world.controller.jammed.add(3)
+    stuck = world.partner.create_dropoff_token(world.tower_id, jammed, 3000)
+    assert not asyncio.run(world.tower.open_with_token(stuck.payload, stuck.payload_auth)).success
+    world.tower.door_forced(2)
+    asyncio.run(world.sync().sync_once())
+
+    kinds = {"token.refused", "locker.door_jammed", "locker.door_forced"}
+    named = [e for e in world.partner.events(limit=500).events if e.type in kinds]
+    assert [(e.type, e.locker_id) for e in named] == [
+        ("token.refused", empty), ("locker.door_jammed", jammed),
+        ("locker.door_forced", world.cloud_locker(2))]
+    refused, jam = named[0].data, named[1].data
+    assert (refused["code"], refused["token_id"]) == ("TOKEN_GENERATION_STALE", pick.token_id)
+    assert (jam["code"], jam["token_id"]) == ("DOOR_DID_NOT_OPEN", stuck.token_id)

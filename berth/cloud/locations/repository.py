@@ -21,6 +21,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    update,
 )
 
 from berth.cloud.tables import location_towers, locations, lockers, tower_partners
@@ -39,6 +40,20 @@ def all_locations(conn: Connection) -> Sequence[RowMapping]:
 def location(conn: Connection, location_id: int) -> RowMapping | None:
     query = select(locations).where(locations.c.id == location_id)
     return conn.execute(query).mappings().first()
+
+
+def update_location(conn: Connection, location_id: int, values: Mapping[str, Any]) -> None:
+    conn.execute(update(locations).where(locations.c.id == location_id).values(**values))
+
+
+def tower_windows(conn: Connection, tower_id: str) -> tuple[int | None, int | None]:
+    """(drop-off, collection) window in seconds of the tower's location; (None, None) when it
+    stands nowhere or the location sets none."""
+    query = (select(locations.c.dropoff_window_s, locations.c.collection_window_s)
+             .join(location_towers, location_towers.c.location_id == locations.c.id)
+             .where(location_towers.c.tower_id == tower_id))
+    row = conn.execute(query).first()
+    return (None, None) if row is None else (row[0], row[1])
 
 
 def place_tower(conn: Connection, tower_id: str, location_id: int) -> None:

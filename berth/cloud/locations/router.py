@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from berth.cloud.deps import Locations, Operator, ServiceProvider, TowerId
 from berth.cloud.errors import responses
-from berth.cloud.locations.schemas import LocationCreate
+from berth.cloud.locations.schemas import LocationCreate, LocationPatch
 from berth.cloud.locations.service import MAX_RADIUS_M, Item
 from berth.contracts.cloud import (
     MAX_ID,
@@ -93,6 +93,13 @@ def availability(
 @admin_router.post("", response_model=Location, status_code=201, responses=responses(400))
 def create_location(locations: Locations, _: Operator, body: LocationCreate) -> Location:
     return locations.create_location(body)
+
+
+@admin_router.patch("/{location_id}", response_model=Location, responses=responses(404))
+def update_location(locations: Locations, _: Operator, location_id: LocationId,
+                    body: LocationPatch) -> Location:
+    """Set or clear (null) the location's drop-off and collection windows."""
+    return locations.update_location(location_id, body)
 
 
 @admin_router.get("", response_model=list[Location])

@@ -16,7 +16,7 @@ from sqlalchemy import RowMapping
 
 from berth.cloud.context import CloudContext
 from berth.cloud.locations import repository as repo
-from berth.cloud.locations.schemas import LocationCreate
+from berth.cloud.locations.schemas import LocationCreate, LocationPatch
 from berth.cloud.lockers.service import LOCKER_TYPES, locker_view
 from berth.cloud.towers.service import tower_row
 from berth.contracts.cloud import (
@@ -58,6 +58,7 @@ def location_view(row: RowMapping) -> Location:
                         country=row["country"]),
         opening_hours=OpeningHours.model_validate_json(hours) if hours else None,
         timezone=row["timezone"],
+        dropoff_window=row["dropoff_window_s"], collection_window=row["collection_window_s"],
     )
 
 
@@ -91,9 +92,23 @@ class LocationsService:
             **body.address.model_dump(),
             opening_hours=hours.model_dump_json() if hours else None,
             timezone=body.timezone, created_at=self.ctx.clock(),
+            dropoff_window_s=body.dropoff_window, collection_window_s=body.collection_window,
         )
         with self.ctx.write() as conn:
             location_id = repo.insert_location(conn, values)
+            row = repo.location(conn, location_id)
+        assert row is not None
+        return location_view(row)
+
+    def update_location(self, location_id: int, body: LocationPatch) -> Location:
+        """Change the dwell windows given (null clears one); they apply to what is made and
+        what lands from now on, not to deadlines already set."""
+        given = body.model_dump(exclude_unset=True)
+        values = {f"{name}_s": value for name, value in given.items()}
+        with self.ctx.write() as conn:
+            self._location_row(conn, location_id)
+            if values:
+                repo.update_location(conn, location_id, values)
             row = repo.location(conn, location_id)
         assert row is not None
         return location_view(row)

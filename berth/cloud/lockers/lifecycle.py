@@ -17,10 +17,13 @@ from sqlalchemy import Connection, RowMapping
 
 from berth.cloud.context import publish_after_commit
 from berth.cloud.events import outbox
+from berth.cloud.locations import repository as locations_repo
+from berth.cloud.lockers import outcomes
 from berth.cloud.lockers import repository as repo
+from berth.cloud.lockers.outcomes import told
 from berth.cloud.reservations import repository as reservations_repo
-from berth.cloud.towers import repository as towers_repo
 from berth.cloud.towers.service import visible_tower
+from berth.domain.dwell import bounded_duration
 from berth.domain.errors import NotFound
 from berth.domain.lifecycle import Action, LockerState, due_expiry, next_state
 from berth.events.types import CloudLockerStateChanged
@@ -33,6 +36,11 @@ RESERVATION_ENDS = {
     Action.RESERVATION_EXPIRED: "expired",
     Action.CREATE_DROPOFF_TOKEN: "used",
 }
+
+
+def dropoff_duration(conn: Connection, tower_id: str, asked: int | None) -> int:
+    """Seconds a reservation or drop-off token lasts at the tower's location (its window)."""
+    return bounded_duration(asked, locations_repo.tower_windows(conn, tower_id)[0])
 
 
 def lock_locker(conn: Connection, partner_id: int | None, tower_id: str, locker_id: int,
@@ -76,10 +84,13 @@ def apply(conn: Connection, row: RowMapping, action: Action, now: datetime,
         values["deadline"] = None if outcome.release_holder else deadline
     if outcome.bump_generation:
         values["generation"] = row["generation"] + 1
+    values.update(outcomes.dwell_values(conn, row, before, outcome.state, now))
     repo.update_locker(conn, row["id"], values)
-    emit(conn, told(conn, row, holder), "locker.state_changed", row, now, {
+    partners = told(conn, row, holder)
+    emit(conn, partners, "locker.state_changed", row, now, {
         "from": before.label, "to": outcome.state.label,
         "action": str(action), "generation": values.get("generation", row["generation"])})
+    outcomes.announce(conn, row, action, partners, now)
     if outcome.state is not before:
         publish_after_commit(conn, CloudLockerStateChanged(
             tower_id=row["tower_id"], locker_id=row["id"], state=outcome.state.label,
@@ -92,13 +103,6 @@ def apply(conn: Connection, row: RowMapping, action: Action, now: datetime,
             emit(conn, [active["partner_id"]], f"reservation.{status}", row, now,
                  {"reservation_id": active["id"], "status": status})
     return outcome.state
-
-
-def told(conn: Connection, row: RowMapping, holder_after: int | None) -> list[int]:
-    """Who hears of a locker's change: its holder (after, else before the change), else
-    every partner the tower is assigned to."""
-    holder = holder_after if holder_after is not None else row["holder_partner_id"]
-    return [holder] if holder is not None else towers_repo.tower_partner_ids(conn, row["tower_id"])
 
 
 def emit(conn: Connection, partner_ids: Sequence[int], type_: str, row: RowMapping,

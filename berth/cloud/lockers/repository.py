@@ -58,3 +58,15 @@ def due_locker_ids(conn: Connection, now: datetime, limit: int) -> list[int]:
         .limit(limit)
     )
     return list(conn.execute(query).scalars())
+
+
+def overdue_locker_ids(conn: Connection, now: datetime, limit: int) -> list[int]:
+    """Occupied lockers past their collection deadline and not reported yet (the sweeper's)."""
+    query = (
+        select(lockers.c.id)
+        .where(lockers.c.collect_by <= now, lockers.c.overdue_at.is_(None),
+               lockers.c.state == int(LockerState.OCCUPIED))
+        .order_by(lockers.c.collect_by, lockers.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())

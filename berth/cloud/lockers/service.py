@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import RowMapping
 
 from berth.cloud.context import CloudContext
-from berth.cloud.lockers import lifecycle
+from berth.cloud.lockers import lifecycle, outcomes
 from berth.cloud.lockers import repository as repo
 from berth.cloud.lockers.schemas import LockerCreate
 from berth.cloud.towers.service import tower_row, visible_tower
@@ -110,7 +110,8 @@ class LockersService:
             view = locker_view(row, now)
             if LockerState(view.status.id) in (LockerState.AVAILABLE, LockerState.OUT_OF_SERVICE):
                 continue  # its hold ran out; the next write will record that
-            out.append(AssignedLocker(**view.model_dump(), heldUntil=row["deadline"]))
+            out.append(AssignedLocker(**view.model_dump(), heldUntil=row["deadline"],
+                                      collectBy=row["collect_by"]))
         return out
 
     def add_lockers(self, tower_id: str, specs: Iterable[LockerCreate]) -> list[Locker]:
@@ -144,3 +145,14 @@ class LockersService:
                 if row is not None:
                     lifecycle.expire_if_due(conn, row, now)
         return len(due)
+
+    def sweep_overdue(self, limit: int = 500) -> int:
+        """Report parcels past their collection deadline (once each); returns how many."""
+        now = self.ctx.clock()
+        with self.ctx.db.read() as conn:
+            due = repo.overdue_locker_ids(conn, now, limit)
+        reported = 0
+        for locker_id in due:
+            with self.ctx.write() as conn:
+                reported += outcomes.report_overdue(conn, locker_id, now)
+        return reported

@@ -33,14 +33,17 @@ class ReservationsService:
     ctx: CloudContext
 
     def create_reservation(
-        self, partner_id: int, tower_id: str, locker_id: int, duration: int
+        self, partner_id: int, tower_id: str, locker_id: int, duration: int | None
     ) -> Reservation:
+        """Reserved for ``duration`` seconds, at most the location's drop-off window (its
+        default)."""
         now = self.ctx.clock()
-        expires = now + timedelta(seconds=duration)
         rid = uuid.uuid4().hex
         try:
             with self.ctx.write() as conn:
                 row = lifecycle.lock_locker(conn, partner_id, tower_id, locker_id, now)
+                expires = now + timedelta(seconds=lifecycle.dropoff_duration(
+                    conn, tower_id, duration))
                 lifecycle.apply(conn, row, Action.CREATE_RESERVATION, now, partner_id,
                                 deadline=expires)
                 repo.insert_reservation(conn, rid, locker_id, partner_id, now, expires)

@@ -24,7 +24,7 @@ def create_dropoff_token(tokens: Tokens, partner: ServiceProvider, tower_id: Tow
                          locker_id: LockerId, body: LockerTokenCreate) -> LockerToken:
     """createDropOffToken: Available/Reserved/Rented -> Rented, Occupied -> Occupied."""
     return tokens.issue_token(partner, tower_id, locker_id, TokenKind.DROPOFF, body.duration,
-                              body.client_info)
+                              body.client_info, body.purpose)
 
 
 @router.post("/pickup-locker-tokens", response_model=LockerToken, status_code=201,
@@ -34,7 +34,7 @@ def create_pickup_token(tokens: Tokens, partner: ServiceProvider, tower_id: Towe
     """createPickUpToken: only in Occupied. With ``keypad_code`` the answer also carries a
     numeric code for the tower's keypad (shown once; the tower gets only its salted hash)."""
     return tokens.issue_token(partner, tower_id, locker_id, TokenKind.PICKUP, body.duration,
-                              body.client_info, keypad_code=body.keypad_code)
+                              body.client_info, body.purpose, keypad_code=body.keypad_code)
 
 
 @router.post("/release-locker", response_model=ReleaseLockerResult, status_code=201)

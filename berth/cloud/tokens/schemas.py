@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
+from berth.cloud.reservations.schemas import OptionalDuration
 from berth.contracts.cloud import Strict
 
 MAX_TOKEN_S = 7 * 24 * 3600
@@ -11,7 +14,14 @@ MAX_TOKEN_S = 7 * 24 * 3600
 
 class LockerTokenCreate(Strict):
     client_info: str = Field("", max_length=1000, description="Send an empty string.")
-    duration: int = Field(gt=0, le=MAX_TOKEN_S, description="Seconds the token stays valid.")
+    duration: OptionalDuration = Field(
+        None, gt=0, le=MAX_TOKEN_S,
+        description="Seconds the token stays valid. A drop-off token lasts at most the "
+        "location's drop-off window, which is also its default; a pick-up token needs one "
+        "(DURATION_REQUIRED: 400).")
+    purpose: Literal["collect", "return"] = Field(
+        "collect", description="Pick-up tokens only: `return` is a courier's token to take "
+        "back a parcel not collected by its deadline (PARCEL_NOT_OVERDUE: 409 before that).")
 
 
 class PickupTokenCreate(LockerTokenCreate):

@@ -24,6 +24,8 @@ from berth.cloud.lockers import lifecycle
 from berth.cloud.tokens import repository as repo
 from berth.cloud.tower_sync import repository as tower_sync_repo
 from berth.contracts.cloud import LockerToken, ReleaseLockerResult
+from berth.domain.dwell import bounded_duration, overdue
+from berth.domain.errors import Conflict, InvalidInput
 from berth.domain.keypad import KeypadBinding, hash_code, new_code, sign_keypad_code
 from berth.domain.lifecycle import Action, LockerState
 from berth.domain.tokens import TokenClaims, TokenKind, sign_token
@@ -37,17 +39,29 @@ TOKEN_ACTIONS = {
 }
 
 
+def check_return(row: RowMapping, kind: TokenKind, now: datetime) -> None:
+    """A return token is a pick-up token for a parcel past its collection deadline (the
+    holder's own check follows in the state machine)."""
+    if kind is not TokenKind.PICKUP:
+        raise InvalidInput("PURPOSE_INVALID", "Only a pick-up token can be for a return.")
+    if not (row["state"] == LockerState.OCCUPIED and overdue(row["collect_by"], now)):
+        raise Conflict("PARCEL_NOT_OVERDUE", "The parcel is not past its collection deadline: "
+                       "a return token is for a parcel its recipient did not collect in time.")
+
+
 @dataclass
 class TokensService:
     ctx: CloudContext
 
     def issue_token(self, partner_id: int, tower_id: str, locker_id: int, kind: TokenKind,
-                    duration: int, client_info: str = "", *,
+                    duration: int | None, client_info: str = "", purpose: str = "collect", *,
                     keypad_code: bool = False) -> LockerToken:
-        """Drop-off or pick-up token; the arrow it takes is the guide's."""
+        """Drop-off or pick-up token; the arrow it takes is the guide's. A drop-off token lasts
+        at most the location's drop-off window; a ``return`` pick-up token is a courier's, for
+        a parcel past its collection deadline."""
         with self.ctx.write() as conn:
             tok = self._issue(conn, partner_id, tower_id, locker_id, kind, duration,
-                              client_info, keypad=keypad_code)
+                              client_info, purpose, keypad=keypad_code)
         return self._with_keypad_code(tok) if keypad_code else tok
 
     def _with_keypad_code(self, tok: LockerToken) -> LockerToken:
@@ -76,11 +90,15 @@ class TokensService:
         return ReleaseLockerResult(**tok.model_dump(), command_id=cid)
 
     def _issue(self, conn: Connection, partner_id: int, tower_id: str, locker_id: int,
-               kind: TokenKind, duration: int, client_info: str = "", *,
-               keypad: bool = False) -> LockerToken:
+               kind: TokenKind, duration: int | None, client_info: str = "",
+               purpose: str = "collect", *, keypad: bool = False) -> LockerToken:
         now = self.ctx.clock()
-        expires = now + timedelta(seconds=duration)
         row = lifecycle.lock_locker(conn, partner_id, tower_id, locker_id, now)
+        if kind is TokenKind.DROPOFF:
+            duration = lifecycle.dropoff_duration(conn, tower_id, duration)
+        expires = now + timedelta(seconds=bounded_duration(duration, None))
+        if purpose == "return":
+            check_return(row, kind, now)
         state = LockerState(row["state"])
         deadline: Any = lifecycle.KEEP
         if kind is TokenKind.DROPOFF and state is not LockerState.OCCUPIED:
@@ -91,11 +109,11 @@ class TokensService:
             deadline = None  # Declined waits for the tower, not the clock
         lifecycle.apply(conn, row, TOKEN_ACTIONS[kind], now, partner_id, deadline=deadline)
         return self._sign_and_store(conn, row, partner_id, kind, now, expires, client_info,
-                                    keypad)
+                                    purpose, keypad)
 
     def _sign_and_store(self, conn: Connection, row: RowMapping, partner_id: int,
                         kind: TokenKind, now: datetime, expires: datetime,
-                        client_info: str, keypad: bool) -> LockerToken:
+                        client_info: str, purpose: str, keypad: bool) -> LockerToken:
         key = self.ctx.keyring.current
         nbf = now - CLOCK_SKEW
         claims = TokenClaims(
@@ -117,7 +135,8 @@ class TokensService:
         lifecycle.emit(conn, [partner_id], "token.issued", row, now, {  # never the payload_auth
             "token_id": claims.token_id, "kind": kind.label, "key_id": key.key_id,
             "generation": claims.generation, "not_before": nbf.isoformat(),
-            "expires_at": expires.isoformat(), "keypad": keypad})
+            "expires_at": expires.isoformat(), "keypad": keypad,
+            **({"purpose": purpose} if kind is TokenKind.PICKUP else {})})
         return LockerToken(
             payload=signed.payload,
             payload_auth=signed.payload_auth,

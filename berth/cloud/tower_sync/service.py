@@ -22,6 +22,7 @@ from berth.cloud.events import outbox
 from berth.cloud.lockers import lifecycle
 from berth.cloud.lockers import repository as lockers_repo
 from berth.cloud.tokens import repository as tokens_repo
+from berth.cloud.tower_sync import outcomes
 from berth.cloud.tower_sync import repository as repo
 from berth.cloud.towers import repository as towers_repo
 from berth.cloud.towers.service import tower_row, visible_tower
@@ -37,9 +38,6 @@ EVENT_ACTIONS = {
     "release_token_set": (Action.RELEASE_TOKEN_SET, TokenKind.RELEASE),
 }
 COMMAND_APPLIED = "command_applied"
-#: Tower facts every partner of the tower hears as their own outbox event (and webhook).
-NOTICES = {"keypad_locked": ("tower.keypad_locked",
-                             ("locked_until", "lockout_seconds", "lockouts", "failures"))}
 
 
 @dataclass
@@ -68,12 +66,14 @@ class TowerSyncService:
                 checked.append(verify_event(event, public))
             except TokenRefused as exc:
                 raise InvalidInput(exc.code, f"Event seq {event.get('seq')}: {exc}") from exc
+        outcomes.tower_seen(self.ctx, tower_id)
         return [self._ingest_one(tower_id, e) for e in checked]
 
     def pending_commands(self, partner_id: int, tower_id: str, after: int = 0) -> CommandList:
         with self.ctx.db.read() as conn:
             visible_tower(conn, partner_id, tower_id)
             rows = repo.pending_commands(conn, tower_id, after)
+        outcomes.tower_seen(self.ctx, tower_id)
         return CommandList(commands=[
             Command(**{k: r[k] for k in Command.model_fields})  # type: ignore[arg-type]
             for r in rows
@@ -106,6 +106,7 @@ class TowerSyncService:
                 if repo.event_seen(conn, tower_id, seq):
                     return EventResult(seq=seq, outcome="duplicate")
                 outcome, code = self._event_effect(conn, tower_id, event, now)
+                outcomes.emit_for_event(conn, tower_id, event, now)
                 if outcome == "applied":
                     self._emit_applied(conn, tower_id, event, now)
                 repo.insert_event(conn, dict(
@@ -148,12 +149,6 @@ class TowerSyncService:
             if repo.command_exists(conn, tower_id, cid):
                 return "applied", None
             return "ignored", "COMMAND_NOT_FOUND"
-        if kind in NOTICES:
-            type_, fields = NOTICES[kind]
-            outbox.emit(conn, towers_repo.tower_partner_ids(conn, tower_id), type_, tower_id,
-                        None, now, {"seq": event["seq"], "timestamp": event["timestamp"],
-                                    **{f: event[f] for f in fields if f in event}})
-            return "recorded", None
         if kind not in EVENT_ACTIONS:
             return "recorded", None  # boot, door forced, errors...: kept for audit
         action, token_kind = EVENT_ACTIONS[kind]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, delete, exists, insert, select
+from sqlalchemy import Connection, RowMapping, delete, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from berth.cloud.tables import tower_partners, towers
+from berth.cloud.tables import tower_liveness, tower_partners, towers
 
 TOWER_PUBLIC_COLUMNS = (towers.c.id, towers.c.name, towers.c.created_at)
 
@@ -58,3 +59,34 @@ def tower_partner_ids(conn: Connection, tower_id: str) -> list[int]:
     """The partners a tower is assigned to, ascending."""
     query = select(tower_partners.c.partner_id).where(tower_partners.c.tower_id == tower_id)
     return list(conn.execute(query.order_by(tower_partners.c.partner_id)).scalars())
+
+
+# ---- liveness: when the cloud last saw each tower sync --------------------------------------
+
+
+def liveness(conn: Connection, tower_id: str, *, for_update: bool = False) -> RowMapping | None:
+    query = select(tower_liveness).where(tower_liveness.c.tower_id == tower_id)
+    return conn.execute(query.with_for_update() if for_update else query).mappings().first()
+
+
+def record_seen(conn: Connection, tower_id: str, now: datetime) -> None:
+    """The tower synced at ``now``: it is online (a first sync creates its row)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(tower_liveness)
+                 .values(tower_id=tower_id, last_seen_at=now, offline_since=None)
+                 .on_conflict_do_update(index_elements=["tower_id"],
+                                        set_={"last_seen_at": now, "offline_since": None}))
+
+
+def silent_tower_ids(conn: Connection, seen_before: datetime, limit: int) -> list[str]:
+    """Towers not seen since ``seen_before`` and not yet counted offline."""
+    query = (select(tower_liveness.c.tower_id)
+             .where(tower_liveness.c.last_seen_at <= seen_before,
+                    tower_liveness.c.offline_since.is_(None))
+             .order_by(tower_liveness.c.last_seen_at).limit(limit))
+    return list(conn.execute(query).scalars())
+
+
+def mark_offline(conn: Connection, tower_id: str, since: datetime) -> None:
+    conn.execute(update(tower_liveness).where(tower_liveness.c.tower_id == tower_id)
+                 .values(offline_since=since))

@@ -119,7 +119,9 @@ def test_each_kind_of_change_writes_its_events_once(svc: Any) -> None:
 
     # no holder: the tower's partners hear it
     service.lockers.set_out_of_service(tower, lk[5], True)
-    assert watch.new() == {changed: 1}
+    assert watch.new() == {changed: 1, "locker.out_of_service": 1}
+    service.lockers.set_out_of_service(tower, lk[5], False)
+    assert watch.new() == {changed: 1, "locker.back_in_service": 1}
 
     everything = rows(service)
     text = json.dumps([r["data"] for r in everything])

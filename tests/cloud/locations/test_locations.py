@@ -310,6 +310,25 @@ def test_cli_creates_lists_and_places(cloud: Cloud, sqlite_url: str, tmp_path: P
     bad = runner.invoke(cli, ["cloud", "locations", "create", "X", "--lat", "1", "--lon", "1",
                               "--timezone", "Nowhere/Land", "--db", url])
     assert bad.exit_code != 0 and "timezone" in bad.output
+    windows = runner.invoke(cli, ["cloud", "locations", "windows", str(new_id),
+                                  "--dropoff-window", "900", "--collection-window", "86400",
+                                  "--db", url])
+    assert windows.exit_code == 0, windows.output
+    assert "900 s" in windows.output and "86400 s" in windows.output
+    cleared = runner.invoke(cli, ["cloud", "locations", "windows", str(new_id),
+                                  "--collection-window", "0", "--db", url])
+    assert "drop-off window 900 s, collection window none" in cleared.output
+    [depot] = [loc for loc in cloud.service.locations.all_locations() if loc.id == new_id]
+    assert (depot.dropoff_window, depot.collection_window) == (900, None)
+    made = runner.invoke(cli, ["cloud", "locations", "create", "Kiosk", "--lat", "52.4",
+                               "--lon", "13.5", "--timezone", "Europe/Berlin",
+                               "--dropoff-window", "600", "--db", url])
+    [kiosk] = [loc for loc in cloud.service.locations.all_locations()
+               if loc.id == int(made.output.split()[-1])]
+    assert kiosk.dropoff_window == 600
+    missing = runner.invoke(cli, ["cloud", "locations", "windows", "9999",
+                                  "--dropoff-window", "60", "--db", url])
+    assert missing.exit_code != 0 and "9999" in missing.output
     get_settings.cache_clear()
 
 

@@ -115,7 +115,7 @@ def test_cancel_reservation(cloud: Cloud) -> None:
     [
         ("reservations", {"duration": 0}),
         ("reservations", {"duration": "soon"}),
-        ("reservations", {}),
+        ("reservations", {"duration": None}),
         ("reservations", {"duration": 10**9}),
         ("dropoff-locker-tokens", {"client_info": "", "duration": -5}),
         ("dropoff-locker-tokens", {"client_info": 3}),
@@ -127,6 +127,17 @@ def test_bad_bodies_are_422_and_change_nothing(cloud: Cloud, what: str, body: ob
     r = post(cloud, lid, what, body)
     assert r.status_code == 422
     assert all({"loc", "msg", "type"} <= set(e) for e in r.json()["detail"])
+    assert cloud.state(lid) == "available"
+
+
+@pytest.mark.parametrize("what", ["reservations", "dropoff-locker-tokens",
+                                  "pickup-locker-tokens"])
+def test_no_duration_without_a_dropoff_window_is_400(cloud: Cloud, what: str) -> None:
+    """Leaving the duration out asks for the location's drop-off window; the demo tower's
+    location sets none (tests/cloud/lockers/test_dwell.py has one that does)."""
+    lid = cloud.locker_ids()[0]
+    r = post(cloud, lid, what, {})
+    assert r.status_code == 400 and r.json()["code"] == "DURATION_REQUIRED", r.text
     assert cloud.state(lid) == "available"
 
 
