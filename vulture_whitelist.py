@@ -205,3 +205,12 @@ last_status_code  # unused variable (berth/contracts/cloud.py)
 response_excerpt  # unused variable (berth/contracts/cloud.py)
 delivered_at  # unused variable (berth/contracts/cloud.py)
 _.redeliver_webhook  # unused method (berth/sdk/cloud.py): SDK public API
+_.MessageExpiryInterval  # paho reads the PUBLISH property (berth/fleet/client.py)
+# the fleet protocol's requester side (berth/fleet/protocol.py): the tests' MQTT probe uses it
+# now, the cloud's fleet API will
+responses_topic  # unused function (berth/fleet/protocol.py)
+responses_filter  # unused function (berth/fleet/protocol.py)
+PRESENCE_FILTER  # unused variable (berth/fleet/protocol.py)
+acl_text  # unused function (berth/fleet/protocol.py): the broker's ACL file
+decode_response  # unused function (berth/fleet/protocol.py)
+decode_presence  # unused function (berth/fleet/protocol.py)

@@ -90,6 +90,13 @@ SEED: dict[str, Rows] = {
             {"device_id": "kiosk-1", "device_type": "kiosk", "status": "ok", "version": "1.2",
              "details": '{"uptime": 12}', "first_seen": T0, "last_seen": T1, "count": 42},
         ],
+        "fleet_requests": [
+            {"request_id": "req-1", "operation": "lockers.open", "state": "done",
+             "response": '{"id":"req-1","outcome":"done","status":200}', "received_at": T0,
+             "answered_at": T1},
+            {"request_id": "req-2", "operation": "transactions.create", "state": "running",
+             "response": None, "received_at": T1, "answered_at": None},
+        ],
     },
     "cloud": {
         "partners": [{"id": 1, "name": "demo", "created_at": T0},
