@@ -214,3 +214,11 @@ PRESENCE_FILTER  # unused variable (berth/fleet/protocol.py)
 acl_text  # unused function (berth/fleet/protocol.py): the broker's ACL file
 decode_response  # unused function (berth/fleet/protocol.py)
 decode_presence  # unused function (berth/fleet/protocol.py)
+# the fleet API (berth/cloud/fleet) and its CLI (berth/cli/fleet.py): routes and commands
+get_request  # unused function (berth/cloud/fleet/router.py)
+patch_locker  # unused function (berth/cloud/fleet/router.py)
+_.fleet_rate  # request.state, read back by RateLimitHeaders (berth/cloud/fleet/router.py)
+created_at  # unused variable (berth/cloud/fleet/schemas.py): a response field
+orgs_create  # unused function (berth/cli/fleet.py)
+orgs_add_key  # unused function (berth/cli/fleet.py)
+broker  # unused function (berth/cli/fleet.py)

@@ -13,12 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from berth import __version__
-from berth.cli import cloud, gateway, hw
+from berth.cli import cloud, fleet, gateway, hw
 from berth.cli.signals import Stop, stop_signals
 
 app = typer.Typer(help="Berth smart-locker platform", no_args_is_help=True)
 app.add_typer(gateway.app, name="gateway", help="The on-site Gateway API.")
 app.add_typer(cloud.app, name="cloud", help="The partner-facing Cloud API.")
+app.add_typer(fleet.app, name="fleet", help="The fleet API: organisations, keys, sites.")
 app.add_typer(hw.app, name="hw", help="Lock-control boards: scan, open, status, simulate.")
 console = Console(soft_wrap=True)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from berth.cloud.auth.service import AuthService
 from berth.cloud.context import CloudContext
 from berth.cloud.events.service import EventsService
+from berth.cloud.fleet.service import FleetPolicy, FleetService
 from berth.cloud.locations.service import LocationsService
 from berth.cloud.lockers.service import LockersService
 from berth.cloud.partners.service import PartnersService
@@ -25,6 +26,7 @@ from berth.storage import Database
 class CloudServices:
     ctx: CloudContext
     webhook_policy: WebhookPolicy
+    fleet_policy: FleetPolicy
     auth: AuthService = field(init=False)
     partners: PartnersService = field(init=False)
     towers: TowersService = field(init=False)
@@ -35,6 +37,7 @@ class CloudServices:
     events: EventsService = field(init=False)
     locations: LocationsService = field(init=False)
     webhooks: WebhooksService = field(init=False)
+    fleet: FleetService = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth = AuthService(self.ctx)
@@ -47,6 +50,7 @@ class CloudServices:
         self.events = EventsService(self.ctx)
         self.locations = LocationsService(self.ctx)
         self.webhooks = WebhooksService(self.ctx, self.webhook_policy)
+        self.fleet = FleetService(self.ctx, self.fleet_policy)
 
     def ping(self) -> bool:
         """Whether the database answers now (the readiness probe)."""

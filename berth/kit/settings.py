@@ -151,6 +151,9 @@ class FleetSettings(_Part):
         None, "BERTH_FLEET_CREDENTIALS_FILE",
         "The gateway's broker credentials (JSON: username, password; 0600), written by "
         "`berth fleet bind`.")
+    cloud_credentials_file: Path | None = setting(
+        None, "BERTH_FLEET_CLOUD_CREDENTIALS_FILE",
+        "The fleet API's broker credentials (same form); unset: the fleet API answers 503.")
     tls_ca: Path | None = setting(None, "BERTH_FLEET_TLS_CA",
                                   "CA certificate to verify the broker by (mqtts://).")
     keepalive: int = setting(15, "BERTH_FLEET_KEEPALIVE",
@@ -161,6 +164,12 @@ class FleetSettings(_Part):
         60.0, "BERTH_FLEET_REQUEST_TTL",
         "Seconds a request may still be delivered to its site; later it expires unexecuted.",
         gt=0)
+    read_wait: float = setting(5.0, None, "Seconds the fleet API waits for a read.", ge=0)
+    write_wait: float = setting(10.0, None, "Seconds it waits for a write.", ge=0)
+    hardware_wait: float = setting(15.0, None, "Seconds it waits for a door.", ge=0)
+    max_wait: float = setting(30.0, None, "The most a `Prefer: wait=N` may ask.", ge=0)
+    requests_per_minute: int = setting(120, "BERTH_FLEET_REQUESTS_PER_MINUTE",
+                                       "Fleet API calls per key and minute.", ge=1)
 
 
 class FlatEnvSource(PydanticBaseSettingsSource):

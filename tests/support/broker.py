@@ -9,24 +9,16 @@ fault test); messages do not survive it (``persistence false``), as after a brok
 
 from __future__ import annotations
 
-import os
-import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
-from berth.fleet.protocol import acl_text
+from berth.fleet.broker import BrokerFiles, have_mosquitto
 from tests.support.waiting import SERVER_START, wait_until
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-
-
-def have_mosquitto() -> bool:
-    return os.access(MOSQUITTO, os.X_OK) and os.access(MOSQUITTO_PASSWD, os.X_OK)
+__all__ = ["MosquittoBroker", "have_mosquitto"]
 
 
 def _free_port() -> int:
@@ -42,24 +34,9 @@ class MosquittoBroker:
         self.root = root or Path(tempfile.mkdtemp(prefix="berth-mqtt-"))
         self.port = _free_port()
         self.host = "127.0.0.1"
-        self.passwd = self.root / "passwd"
-        self.acl = self.root / "acl"
-        self.log = self.root / "mosquitto.log"
-        self.conf = self.root / "mosquitto.conf"
-        self.passwd.touch(mode=0o600)
-        self.acl.write_text(acl_text())
-        self.conf.write_text(
-            f"listener {self.port} {self.host}\n"
-            "allow_anonymous false\n"
-            f"password_file {self.passwd}\n"
-            f"acl_file {self.acl}\n"
-            "persistence false\n"
-            # as its own user: run as root, mosquitto would switch to `mosquitto` and lose
-            # access to these files
-            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
-            f"log_dest file {self.log}\n"
-            "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
-        )
+        self.files = BrokerFiles(self.root)
+        self.files.write(self.port, self.host)
+        self.log = self.files.log
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,14 +45,12 @@ class MosquittoBroker:
 
     def add_user(self, name: str, password: str) -> None:
         """Add a user to the password file; a running broker rereads it (SIGHUP)."""
-        subprocess.run([MOSQUITTO_PASSWD, "-b", str(self.passwd), name, password], check=True,
-                       capture_output=True, timeout=60)
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGHUP)
+        running = self.proc is not None and self.proc.poll() is None
+        self.files.add_user(name, password, self.proc.pid if running and self.proc else None)
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
+        self.proc = subprocess.Popen(self.files.command(),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_until(self._accepts, f"mosquitto on port {self.port} never accepted",
                    SERVER_START, every=0.02)
