@@ -6,6 +6,7 @@ publishes requests the way the fleet API does (response topic + correlation data
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from berth.fleet import protocol as p
+from berth.gateway.site import Site
+from berth.hardware.simulated import SimulatedController
 from tests.support.broker import MosquittoBroker
 from tests.support.waiting import wait_until
 
@@ -103,3 +106,24 @@ class MqttProbe:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class GatedController(SimulatedController):
+    """A simulated board whose unlock waits for ``gate`` (a door mid-opening, for as long as a
+    fault test needs); ``entered`` says an unlock has begun."""
+
+    def __init__(self, controller_id: str, channels: int, gate: threading.Event) -> None:
+        super().__init__(controller_id, channels, close_after=0.3)
+        self.gate = gate
+        self.entered = threading.Event()
+
+    async def unlock(self, channel: int) -> None:
+        self.entered.set()
+        while not self.gate.is_set():  # the hardware, not a test, is waiting here
+            await asyncio.sleep(0.01)
+        await super().unlock(channel)
+
+
+def gated(site: Site, gate: threading.Event) -> dict[str, GatedController]:
+    return {c.controller_id: GatedController(c.controller_id, c.channels, gate)
+            for c in site.controllers}

@@ -43,13 +43,14 @@ class Fleet:
     def wait_online(self, site: str, online: bool = True) -> None:
         wait_until(lambda: self.online(site) is online, f"{site} never {online=}")
 
-    def gateway(self, site: str, db_url: str, **overrides: Any) -> TestClient:
-        self.broker.add_user(site, f"{site}-pw")
-        link = LinkConfig(self.broker.url, Credentials(site, f"{site}-pw"), keepalive=3,
+    def gateway(self, site_id: str, db_url: str, **overrides: Any) -> TestClient:
+        """A gateway with its fleet link (``overrides``: more config, e.g. its site)."""
+        self.broker.add_user(site_id, f"{site_id}-pw")
+        link = LinkConfig(self.broker.url, Credentials(site_id, f"{site_id}-pw"), keepalive=3,
                           reconnect_max=0.3, request_ttl=60)
-        gw = self.start_gateway(db_url, fleet=link, fleet_site_id=site, **overrides)
+        gw = self.start_gateway(db_url, fleet=link, fleet_site_id=site_id, **overrides)
         gw.headers.update(AUTH)
-        self.wait_online(site)
+        self.wait_online(site_id)
         return gw
 
 
