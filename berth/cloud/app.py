@@ -154,7 +154,8 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
     app.state.bus = services.bus  # CloudLockerStateChanged, after each commit (docs/cloud.md)
     app.state.login_limiter = FailureLimiter(
         {"client": config.login_failures_per_client,
-         "address": config.login_failures_per_address},
+         "address": config.login_failures_per_address,
+         "fleet_key": config.login_failures_per_address},  # wrong fleet API keys per address
         clock=lambda: config.clock().timestamp(),
     )
     install_error_handlers(app)

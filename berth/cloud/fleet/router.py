@@ -17,6 +17,8 @@ from berth.cloud.errors import ErrorBody, responses
 from berth.cloud.fleet.schemas import Accepted, FleetLocation, FleetRequest
 from berth.cloud.fleet.service import Answered, Caller, FleetService, RateLimited
 from berth.contracts.gateway import MAX_ID, CreateTransactionRequest, UpdateLockerRequest
+from berth.domain.errors import TooManyAttempts, Unauthenticated
+from berth.kit.ratelimit import FailureLimiter, address
 
 router = APIRouter(prefix="/fleet/v1", tags=["Fleet"])
 
@@ -39,7 +41,18 @@ def caller(request: Request, service: Service,
     auth = request.headers.get("authorization", "")
     if key is None and auth.lower().startswith("bearer "):
         key = auth[7:].strip()
-    who = service.authenticate(key)
+    limiter: FailureLimiter = request.app.state.login_limiter
+    peer = address(request.client)
+    wait = limiter.retry_after(fleet_key=peer)
+    if wait is not None:
+        raise TooManyAttempts("TOO_MANY_ATTEMPTS", f"Too many wrong API keys; try again in "
+                              f"{wait} s.", retry_after=wait)
+    try:
+        who = service.authenticate(key)
+    except Unauthenticated:
+        if key is not None:
+            limiter.failed(fleet_key=peer)
+        raise
     try:
         state = service.count(who)
     except RateLimited as exc:

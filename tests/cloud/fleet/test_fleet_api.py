@@ -125,3 +125,12 @@ def test_rate_limit_headers_on_every_answer_and_429_past_the_limit(fleet: Fleet)
     assert refused.headers["x-ratelimit-remaining"] == "0"
     other = fleet.cloud.get("/fleet/v1/locations", headers=fleet.headers("globex"))
     assert other.status_code == 200  # per key
+
+
+def test_wrong_keys_from_one_address_are_limited(fleet: Fleet) -> None:
+    wrong = {"X-API-Key": "bfk_000000000000_" + "b" * 43}
+    for _ in range(30):  # BERTH_CLOUD_LOGIN_FAILURES_PER_ADDRESS: 30/minute
+        assert fleet.cloud.get("/fleet/v1/locations", headers=wrong).status_code == 401
+    refused = fleet.cloud.get("/fleet/v1/locations", headers=fleet.headers())
+    assert refused.status_code == 429 and refused.json()["code"] == "TOO_MANY_ATTEMPTS"
+    assert int(refused.headers["retry-after"]) >= 1
