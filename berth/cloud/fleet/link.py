@@ -115,12 +115,20 @@ class CloudFleetLink:
         except p.ProtocolError as exc:
             log.warning("fleet message on %s ignored: %s", topic, exc)
             return
-        if p.site_of(topic) is None:
+        site = p.site_of(topic)
+        if site is None:
             return
-        try:
-            await run_blocking(self.service.record_answer, response)
-        except Exception:  # the waiting caller still gets it; a poll may not
+        pending = self._pending.get(response.id)
+        if pending is not None and pending[0] != site:
+            log.warning("site %s answered a request of another site: ignored", site)
+            return
+        try:  # stored only as an answer of this site's own request (the repository checks)
+            recorded = await run_blocking(self.service.record_answer, site, response)
+        except Exception:
             log.exception("fleet answer %s not stored", response.id)
+            recorded = pending is not None
+        if not recorded and pending is None:
+            return  # not a request of that site's (or answered already)
         self._pending.pop(response.id, None)
         future = self._waiters.pop(response.id, None)
         if future is not None and not future.done():

@@ -91,10 +91,11 @@ def request_by_key(conn: Connection, organisation_id: int, key: str) -> RowMappi
     return conn.execute(query).mappings().first()
 
 
-def answer_request(conn: Connection, request_id: str, state: str, response: str | None,
-                   now: datetime) -> bool:
-    """Record the first answer of a pending request; False when it had one already."""
-    result = conn.execute(update(_REQ).where(_REQ.c.id == request_id, _REQ.c.state == "pending")
+def answer_request(conn: Connection, request_id: str, site_id: str, state: str,
+                   response: str | None, now: datetime) -> bool:
+    """Record the first answer of a pending request sent to ``site_id``; False otherwise."""
+    result = conn.execute(update(_REQ).where(_REQ.c.id == request_id, _REQ.c.site_id == site_id,
+                                             _REQ.c.state == "pending")
                           .values(state=state, response=response, answered_at=now))
     return result.rowcount > 0
 

@@ -327,8 +327,8 @@ class FleetService:
             if row["state"] == "pending" and row["expires_at"] <= self.ctx.clock():
                 answer = p.Response(request_id, "refused", detail="SITE_NO_ANSWER: the site did "
                                     "not answer within the request's lifetime")
-                repo.answer_request(conn, request_id, "failed", answer.encode().decode(),
-                                    self.ctx.clock())
+                repo.answer_request(conn, request_id, row["site_id"], "failed",
+                                    answer.encode().decode(), self.ctx.clock())
                 row = repo.request(conn, request_id)
         assert row is not None
         response = (p.decode_response(row["response"].encode())
@@ -342,11 +342,13 @@ class FleetService:
 
     # --- what the link hears ----------------------------------------------------------------
 
-    def record_answer(self, response: p.Response) -> None:
+    def record_answer(self, site_id: str, response: p.Response) -> bool:
+        """Store a site's first answer to one of its own requests; False for anything else (a
+        repeat, or a site answering another site's request id: never taken)."""
         state = "done" if response.outcome == "done" else "failed"
         with self.ctx.write() as conn:
-            repo.answer_request(conn, response.id, state, response.encode().decode(),
-                                self.ctx.clock())
+            return repo.answer_request(conn, response.id, site_id, state,
+                                       response.encode().decode(), self.ctx.clock())
 
     def record_presence(self, presence: p.Presence) -> None:
         with self.ctx.write() as conn:

@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from berth.fleet import protocol as p
 from berth.gateway import tables as gt
 from berth.gateway.site import load_site
 from berth.storage.engine import Database
 from tests.cloud.fleet.conftest import Fleet
 from tests.gateway.conftest import simulated
-from tests.support.fleet import gated
+from tests.support.fleet import MqttProbe, gated
 from tests.support.waiting import SERVER_START, wait_until
 
 ASYNC = {"Prefer": "respond-async"}
@@ -115,3 +116,33 @@ def _running(db: Database, request_id: str) -> bool:
     except Exception:  # the table may not exist yet while the gateway migrates
         return False
     return state == "running"
+
+
+def test_a_site_cannot_answer_another_sites_request(fleet: Fleet, tmp_path: Path) -> None:
+    """A rogue site publishing a forged answer (under its own name, as the ACL forces) for
+    another site's request id is ignored; the real site's answer stands."""
+    gate = threading.Event()
+    site = load_site()
+    controllers = gated(site, gate)
+    fleet.gateway("depot-1", f"sqlite:///{tmp_path / 'gw.db'}", site=site,
+                  controllers=controllers)
+    request_id = _open_async(fleet, "door-4")
+    wait_until(lambda: any(c.entered.is_set() for c in controllers.values()), "not opening")
+    fleet.broker.add_user("depot-2", "depot-2-pw")
+    rogue = MqttProbe(fleet.broker, "depot-2", "depot-2-pw")
+    try:
+        link = fleet.service.fleet.link
+        assert link is not None
+        forged = p.Response(request_id, "done", 200, {"success": True, "forged": True})
+        rogue.publish(p.responses_topic("depot-2", link.requester), forged.encode(),
+                      correlation=request_id.encode())
+        # one client's messages arrive in order: once its presence is in, so was the forgery
+        rogue.publish(p.presence_topic("depot-2"), p.Presence("depot-2", True).encode(),
+                      retain=True)
+        fleet.wait_online("depot-2")
+        assert _view(fleet, request_id)["state"] == "pending"
+    finally:
+        rogue.close()
+    gate.set()
+    done = _settled(fleet, request_id)
+    assert done["state"] == "done" and "forged" not in done["body"]
