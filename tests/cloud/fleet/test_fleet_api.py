@@ -3,9 +3,12 @@ and come back in the Gateway API's shapes; idempotency, waits, 202, offline, ten
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+from berth.gateway.site import load_site
 from tests.cloud.fleet.conftest import Fleet
+from tests.support.fleet import gated
 from tests.support.waiting import wait_until
 
 CREATE = {"transactionId": "parcel-1", "preferredLockerType": "small"}
@@ -134,3 +137,24 @@ def test_wrong_keys_from_one_address_are_limited(fleet: Fleet) -> None:
     refused = fleet.cloud.get("/fleet/v1/locations", headers=fleet.headers())
     assert refused.status_code == 429 and refused.json()["code"] == "TOO_MANY_ATTEMPTS"
     assert int(refused.headers["retry-after"]) >= 1
+
+
+def test_a_door_slower_than_prefer_wait_answers_202_then_completes(
+        fleet: Fleet, tmp_path: Path) -> None:
+    gate = threading.Event()
+    site = load_site()
+    controllers = gated(site, gate)
+    fleet.gateway("depot-1", f"sqlite:///{tmp_path / 'gw1.db'}", site=site,
+                  controllers=controllers)
+    r = fleet.cloud.post(_loc(fleet) + "/lockers/3/open",
+                         headers=fleet.headers(Prefer="wait=1", **{"Idempotency-Key": "slow"}))
+    assert r.status_code == 202 and r.headers["location"].endswith(r.json()["id"])
+    assert r.json()["state"] == "pending"
+    again = fleet.cloud.post(_loc(fleet) + "/lockers/3/open",
+                             headers=fleet.headers(Prefer="respond-async",
+                                                   **{"Idempotency-Key": "slow"}))
+    assert again.status_code == 202 and again.json()["id"] == r.json()["id"]  # same request
+    gate.set()
+    wait_until(lambda: fleet.cloud.get(r.headers["location"], headers=fleet.headers())
+               .json()["state"] == "done", "the slow door never finished", every=0.5)
+    assert sum(len(c.unlocks) for c in controllers.values()) == 1
