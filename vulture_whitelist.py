@@ -208,3 +208,20 @@ delivered_at  # unused variable (berth/contracts/cloud.py)
 _.redeliver_webhook  # unused method (berth/sdk/cloud.py): SDK public API
 _.keypad_wait  # unused method (berth/tower/service.py): what tests and operators ask of the keypad
 collectBy  # unused variable (berth/contracts/cloud.py)
+_.MessageExpiryInterval  # paho reads the PUBLISH property (berth/fleet/client.py)
+# the fleet protocol's requester side (berth/fleet/protocol.py): the tests' MQTT probe uses it
+# and the cloud's fleet API does
+responses_topic  # unused function (berth/fleet/protocol.py)
+responses_filter  # unused function (berth/fleet/protocol.py)
+PRESENCE_FILTER  # unused variable (berth/fleet/protocol.py)
+acl_text  # unused function (berth/fleet/protocol.py): the broker's ACL file
+decode_response  # unused function (berth/fleet/protocol.py)
+decode_presence  # unused function (berth/fleet/protocol.py)
+# the fleet API (berth/cloud/fleet) and its CLI (berth/cli/fleet.py): routes and commands
+get_request  # unused function (berth/cloud/fleet/router.py)
+patch_locker  # unused function (berth/cloud/fleet/router.py)
+_.fleet_rate  # request.state, read back by RateLimitHeaders (berth/cloud/fleet/router.py)
+created_at  # unused variable (berth/cloud/fleet/schemas.py): a response field
+orgs_create  # unused function (berth/cli/fleet.py)
+orgs_add_key  # unused function (berth/cli/fleet.py)
+broker  # unused function (berth/cli/fleet.py)

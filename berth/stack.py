@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -46,6 +46,10 @@ class StackInfo:
     gateway_api_key: str
     operator_client_id: str
     operator_client_secret: str
+    # with `berth up --fleet`: the broker, an organisation's key, its location bound to the site
+    broker_url: str | None = None
+    fleet_api_key: str | None = None
+    fleet_location_id: int | None = None
 
     def save(self, path: Path) -> None:
         write_private(path, json.dumps(asdict(self), indent=2), replace=True)
@@ -86,13 +90,89 @@ def prepare(settings: Settings, cloud_url: str, gateway_url: str) -> StackInfo:
                      operator["client_secret"])
 
 
+FLEET_DIR = "fleet"  # the broker's files and both ends' broker credentials
+FLEET_ORGANISATION = "demo-org"
+FLEET_SITE = "demo-site"
+
+
+@dataclass(frozen=True)
+class FleetStack:
+    """The fleet part of a stack: where the broker listens and the files it and both ends use."""
+
+    root: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def cloud_credentials(self) -> Path:
+        return self.root / "cloud-broker.json"
+
+    @property
+    def gateway_credentials(self) -> Path:
+        return self.root / "gateway-broker.json"
+
+    def env(self) -> dict[str, str]:
+        return {"BERTH_FLEET_BROKER_URL": self.url, "BERTH_FLEET_SITE_ID": FLEET_SITE,
+                "BERTH_FLEET_CREDENTIALS_FILE": str(self.gateway_credentials),
+                "BERTH_FLEET_CLOUD_CREDENTIALS_FILE": str(self.cloud_credentials)}
+
+
+def prepare_fleet(settings: Settings, fleet: FleetStack) -> tuple[str, int]:
+    """The broker's files, an organisation with a fresh key, a location bound to the demo site
+    (once; later starts reuse them and hand out a new key). Returns (API key, location id)."""
+    import secrets
+
+    from berth.cloud.app import build_service
+    from berth.cloud.config import CloudConfig
+    from berth.cloud.locations.schemas import LocationCreate
+    from berth.domain.errors import NotFound
+    from berth.fleet.broker import BrokerFiles
+    from berth.fleet.client import Credentials
+    from berth.fleet.protocol import CLOUD_USER
+
+    files = BrokerFiles(fleet.root / "broker")
+    files.write(fleet.port)
+    for path, user in ((fleet.cloud_credentials, CLOUD_USER),
+                       (fleet.gateway_credentials, FLEET_SITE)):
+        if not path.exists():
+            password = secrets.token_urlsafe(24)
+            files.add_user(user, password)
+            Credentials(user, password).save(path)
+    service = build_service(CloudConfig.from_settings(settings))
+    try:
+        try:
+            key = service.fleet.create_key(FLEET_ORGANISATION)
+        except NotFound:
+            key = service.fleet.create_organisation(FLEET_ORGANISATION)
+        bound = [s for s in service.fleet.list_sites(FLEET_ORGANISATION)
+                 if s.site_id == FLEET_SITE]
+        if bound:
+            location_id = bound[0].location_id
+        else:
+            location_id = service.locations.create_location(LocationCreate(
+                name="Berth demo site (fleet)", latitude=52.52, longitude=13.405,
+                timezone="Europe/Berlin")).id
+            service.fleet.bind_site(FLEET_ORGANISATION, location_id, FLEET_SITE)
+    finally:
+        service.db.dispose()
+    return key, location_id
+
+
 class Stack:
-    """Starts and stops the two service processes of a local stack."""
+    """Starts and stops the service processes of a local stack (and its broker, with fleet)."""
 
     def __init__(self, settings: Settings, host: str = "127.0.0.1", cloud_port: int | None = None,
-                 gateway_port: int | None = None, quiet: bool = False) -> None:
-        """Ports left out come from ``settings`` (``BERTH_CLOUD_PORT``, ``BERTH_GATEWAY_PORT``)."""
+                 gateway_port: int | None = None, quiet: bool = False,
+                 broker_port: int | None = None) -> None:
+        """Ports left out come from ``settings`` (``BERTH_CLOUD_PORT``, ``BERTH_GATEWAY_PORT``);
+        a ``broker_port`` adds the fleet: a Mosquitto broker and both services' links to it."""
         self.settings = settings
+        self.fleet = (FleetStack(settings.data_dir.resolve() / FLEET_DIR, broker_port)
+                      if broker_port is not None else None)
+        self.broker: subprocess.Popen[bytes] | None = None
         self.host = host
         self.cloud_port = settings.cloud.port if cloud_port is None else cloud_port
         self.gateway_port = settings.gateway.port if gateway_port is None else gateway_port
@@ -108,6 +188,8 @@ class Stack:
         env["BERTH_DATA_DIR"] = str(self.settings.data_dir.resolve())
         env["BERTH_MDNS"] = "false"
         env.setdefault("BERTH_CLOUD_WEBHOOKS_ALLOW_PRIVATE", "true")  # receivers on this machine
+        if self.fleet is not None:
+            env.update(self.fleet.env())
         return env
 
     def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
@@ -124,15 +206,36 @@ class Stack:
 
     def start(self, timeout: float = START_TIMEOUT) -> StackInfo:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.info = prepare(self.settings, self.cloud_url, self.gateway_url)
-        self.info.save(self.settings.data_dir / STACK_FILE)
+        info = prepare(self.settings, self.cloud_url, self.gateway_url)
+        if self.fleet is not None:
+            key, location_id = prepare_fleet(self.settings, self.fleet)
+            info = replace(info, broker_url=self.fleet.url, fleet_api_key=key,
+                           fleet_location_id=location_id)
+            self.start_broker(timeout)
+        self.info = info
+        info.save(self.settings.data_dir / STACK_FILE)
         self.start_cloud(timeout)
         self.gateway = self._spawn(
             "gateway", "serve", "--host", self.host, "--port", str(self.gateway_port),
             "--tower-keys", str(self.settings.data_dir / TOWER_DIR), "--cloud", self.cloud_url,
             "--no-mdns")
         _wait_ready(self.gateway_url + "/health", self.gateway, timeout)
-        return self.info
+        return info
+
+    def start_broker(self, timeout: float = START_TIMEOUT) -> None:
+        """Mosquitto on the fleet's files, in its own session, dying with us."""
+        from berth.fleet.broker import BrokerFiles
+
+        assert self.fleet is not None
+        files = BrokerFiles(self.fleet.root / "broker")
+        self.broker = subprocess.Popen(files.command(), stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True,
+                                       preexec_fn=die_with_parent())
+        deadline = time.monotonic() + timeout
+        while not _listening(self.fleet.port):
+            if self.broker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the broker did not start: see {files.log}")
+            time.sleep(0.05)
 
     def start_cloud(self, timeout: float = START_TIMEOUT) -> None:
         self.cloud = self._spawn("cloud", "serve", "--host", self.host,
@@ -146,10 +249,12 @@ class Stack:
     def stop(self) -> None:
         _stop(self.gateway)
         _stop(self.cloud)
-        self.gateway = self.cloud = None
+        _stop(self.broker)
+        self.gateway = self.cloud = self.broker = None
 
     def alive(self) -> bool:
-        return all(p is not None and p.poll() is None for p in (self.cloud, self.gateway))
+        procs = (self.cloud, self.gateway) + ((self.broker,) if self.fleet else ())
+        return all(p is not None and p.poll() is None for p in procs)
 
     def __enter__(self) -> Stack:
         self.start()
@@ -190,6 +295,12 @@ def die_with_parent() -> Callable[[], None] | None:
             os._exit(1)
 
     return arm
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:

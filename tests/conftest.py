@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from berth.kit.clock import FakeClock
+from tests.support.broker import MosquittoBroker, have_mosquitto
 
 
 def _pg_bin(name: str) -> str | None:
@@ -116,3 +117,18 @@ def clock() -> FakeClock:
 @pytest.fixture
 def free_port() -> Callable[[], int]:
     return _free_port
+
+
+@pytest.fixture
+def mosquitto() -> Iterator[MosquittoBroker]:
+    """A throwaway Mosquitto 2 broker with the fleet ACL (tests/support/broker.py), started."""
+    if not have_mosquitto():
+        if os.environ.get("BERTH_REQUIRE_MOSQUITTO"):
+            raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
+        pytest.skip("mosquitto not installed here; apt-get install mosquitto to run these")
+    broker = MosquittoBroker()
+    try:
+        broker.start()
+        yield broker
+    finally:
+        broker.close()

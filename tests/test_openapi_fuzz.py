@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -23,7 +19,6 @@ from typing import Any, cast
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -41,6 +36,7 @@ from berth.gateway.app import create_app as create_gateway
 from berth.tower.identity import TowerIdentity
 from tests.gateway.conftest import API_KEY, make_config
 from tests.support.configs import cloud_config, isolated_settings
+from tests.support.serving import serving
 
 EXAMPLES = int(os.environ.get("BERTH_FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -49,35 +45,9 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _identity() -> TowerIdentity:
     return TowerIdentity("00aa11bb22cc33dd", Ed25519PrivateKey.generate(),
                          {"k1": SigningKey.generate("k1").public}, lockers={901: (7, 0)})
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread (lifespan included) until the block ends."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, name="fuzz-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server under test did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(60)
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,15 @@ from rich.console import Console
 from rich.table import Table
 
 from berth import __version__
-from berth.cli import cloud, gateway, hw, webhooks
+from berth.cli import cloud, fleet, gateway, hw, webhooks
 from berth.cli.signals import Stop, stop_signals
+
+MQTT_PORT = 1883  # MQTT's registered port: the broker of `berth up --fleet` listens there
 
 app = typer.Typer(help="Berth smart-locker platform", no_args_is_help=True)
 app.add_typer(gateway.app, name="gateway", help="The on-site Gateway API.")
 app.add_typer(cloud.app, name="cloud", help="The partner-facing Cloud API.")
+app.add_typer(fleet.app, name="fleet", help="The fleet API: organisations, keys, sites.")
 app.add_typer(hw.app, name="hw", help="Lock-control boards: scan, open, status, simulate.")
 app.add_typer(webhooks.app, name="webhooks", help="A partner's webhook receiver, for trying "
               "webhooks locally.")
@@ -38,19 +41,27 @@ def up(
         None, help="Cloud API port (BERTH_CLOUD_PORT, default 8000)."),
     gateway_port: int | None = typer.Option(
         None, help="Gateway API port (BERTH_GATEWAY_PORT, default 8080)."),
+    fleet: bool = typer.Option(False, "--fleet", help="Also start a Mosquitto broker, link "
+                               "both services to it and bind the site for /fleet/v1."),
+    broker_port: int = typer.Option(MQTT_PORT, help="The broker's port, with --fleet."),
 ) -> None:
     """Start cloud + gateway (a demo partner's tower) + simulated boards, on SQLite.
 
     Ctrl-C or SIGTERM stops both services and exits 0.
     """
+    from berth.fleet.broker import have_mosquitto
     from berth.kit.settings import get_settings
     from berth.stack import Stack, busy_port
 
-    stack = Stack(get_settings(), host, cloud_port, gateway_port)
+    if fleet and not have_mosquitto():
+        _refuse("--fleet needs Mosquitto: apt-get install mosquitto")
+    stack = Stack(get_settings(), host, cloud_port, gateway_port,
+                  broker_port=broker_port if fleet else None)
     cloud_port, gateway_port = stack.cloud_port, stack.gateway_port
     if cloud_port == gateway_port:
         _refuse(f"The cloud and the gateway cannot share port {cloud_port}.")
-    taken = busy_port(host, (cloud_port, gateway_port))
+    ports = (cloud_port, gateway_port) + ((broker_port,) if fleet else ())
+    taken = busy_port(host, ports)
     if taken is not None:  # before anything is created or printed
         _refuse(f"Port {taken} on {host} is in use (another Berth stack?). Choose free ports: "
                 f"`berth up --cloud-port 8001 --gateway-port 8081`, or "
@@ -66,6 +77,11 @@ def up(
             table.add_row("Partner client_id", info.client_id)
             table.add_row("Partner client_secret", info.client_secret)
             table.add_row("Gateway API key", info.gateway_api_key)
+            if info.fleet_api_key:
+                table.add_row("Broker", f"{info.broker_url}")
+                table.add_row("Fleet API", f"{info.cloud_url}/fleet/v1/locations/"
+                              f"{info.fleet_location_id}")
+                table.add_row("Fleet API key", info.fleet_api_key)
             console.print(table)
             console.print("Run [bold]berth demo[/bold] in another terminal for a whole delivery. "
                           "Ctrl-C stops everything.")

@@ -24,6 +24,8 @@ from berth.cloud.context import CloudContext
 from berth.cloud.errors import install_error_handlers
 from berth.cloud.events import router as events
 from berth.cloud.events.dispatch import Consumer, Dispatcher
+from berth.cloud.fleet import router as fleet
+from berth.cloud.fleet.link import CloudFleetLink
 from berth.cloud.health import router as health
 from berth.cloud.keys import KeyRing, Vault
 from berth.cloud.locations import router as locations
@@ -67,7 +69,7 @@ def build_service(config: CloudConfig) -> CloudServices:
         keypad_code_digits=config.keypad_code_digits,
         tower_offline_after=config.tower_offline_after,
         hasher=SecretHasher(config.hash_concurrency, config.hash_queue, config.hash_wait),
-    ), config.webhooks)
+    ), config.webhooks, config.fleet)
 
 
 async def _sweep_forever(services: CloudServices, interval: float) -> None:
@@ -129,11 +131,16 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
         sweeper = (_sweep_forever(services, config.sweep_interval)
                    if config.sweep_interval > 0 else None)
         dispatching = dispatch_task(config, dispatcher)
+        link = None
+        if config.fleet_link is not None:  # this process's broker connection (/fleet/v1)
+            link = app.state.fleet_link = CloudFleetLink(config.fleet_link, services.fleet)
+            services.fleet.link = link
         await services.bus.start()  # before anything can publish
         try:
             async with (background(sweeper, "berth-cloud-sweeper"),
                         background(dispatching, "berth-cloud-outbox"),
-                        background(delivering, "berth-cloud-webhooks")):
+                        background(delivering, "berth-cloud-webhooks"),
+                        background(link.run() if link else None, "berth-cloud-fleet")):
                 yield
         finally:
             await services.bus.stop()  # after the sweeper, before the database closes
@@ -149,12 +156,14 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
     app.state.bus = services.bus  # CloudLockerStateChanged, after each commit (docs/cloud.md)
     app.state.login_limiter = FailureLimiter(
         {"client": config.login_failures_per_client,
-         "address": config.login_failures_per_address},
+         "address": config.login_failures_per_address,
+         "fleet_key": config.login_failures_per_address},  # wrong fleet API keys per address
         clock=lambda: config.clock().timestamp(),
     )
     install_error_handlers(app)
     for module in (health, auth, towers, lockers, reservations, tokens, tower_sync, events,
-                   webhooks, admin, locations):
+                   webhooks, admin, locations, fleet):
         app.include_router(module.router)
+    app.add_middleware(fleet.RateLimitHeaders)
     app.include_router(locations.admin_router)
     return app

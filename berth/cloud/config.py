@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from berth.cloud.events.dispatch import Consumer, JsonLinesConsumer
+from berth.cloud.fleet.service import FleetPolicy
 from berth.cloud.webhooks.policy import WebhookPolicy
+from berth.fleet.client import LinkConfig
 from berth.kit.clock import Clock, utcnow
 from berth.kit.settings import Settings
 
@@ -37,13 +39,15 @@ class CloudConfig:
     outbox_consumers: Sequence[Consumer]
     webhooks: WebhookPolicy
     keypad_code_digits: int  # digits of a pick-up token's keypad code (6..8)
+    fleet: FleetPolicy
+    fleet_link: LinkConfig | None = None  # the broker; None: /fleet/v1 answers 503
     clock: Clock = utcnow
     migrate: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> CloudConfig:
         """The config ``settings`` describe, with ``overrides`` (config fields) on top."""
-        st = settings.cloud
+        st, fl = settings.cloud, settings.fleet
         values: dict[str, Any] = dict(
             db_url=settings.cloud_db_url(),
             data_dir=Path(settings.data_dir),
@@ -66,5 +70,12 @@ class CloudConfig:
                 retry_base=st.webhooks_retry_base, retry_max=st.webhooks_retry_max,
                 disable_after=st.webhooks_disable_after,
                 rotation_overlap=st.webhooks_rotation_overlap),
+            fleet=FleetPolicy(
+                read_wait=fl.read_wait, write_wait=fl.write_wait, hardware_wait=fl.hardware_wait,
+                max_wait=fl.max_wait, per_minute=fl.requests_per_minute,
+                request_ttl=fl.request_ttl, retry_offline=fl.keepalive),
         )
+        if "fleet_link" not in overrides:
+            values["fleet_link"] = LinkConfig.from_settings(settings,
+                                                            fl.cloud_credentials_file)
         return cls(**(values | overrides))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from berth.cloud.auth.service import AuthService
 from berth.cloud.context import CloudContext
 from berth.cloud.events.service import EventsService
+from berth.cloud.fleet.service import FleetPolicy, FleetService
 from berth.cloud.locations.service import LocationsService
 from berth.cloud.lockers.service import LockersService
 from berth.cloud.partners.service import PartnersService
@@ -26,6 +27,7 @@ from berth.storage import Database
 class CloudServices:
     ctx: CloudContext
     webhook_policy: WebhookPolicy
+    fleet_policy: FleetPolicy
     auth: AuthService = field(init=False)
     partners: PartnersService = field(init=False)
     towers: TowersService = field(init=False)
@@ -36,6 +38,7 @@ class CloudServices:
     events: EventsService = field(init=False)
     locations: LocationsService = field(init=False)
     webhooks: WebhooksService = field(init=False)
+    fleet: FleetService = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth = AuthService(self.ctx)
@@ -48,6 +51,7 @@ class CloudServices:
         self.events = EventsService(self.ctx)
         self.locations = LocationsService(self.ctx)
         self.webhooks = WebhooksService(self.ctx, self.webhook_policy)
+        self.fleet = FleetService(self.ctx, self.fleet_policy)
 
     def sweep(self) -> None:
         """What the clock does: expiries, parcels not collected in time, silent towers."""

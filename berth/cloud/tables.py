@@ -291,3 +291,66 @@ webhook_deliveries = Table(
     Index("ux_webhook_deliveries_message", "endpoint_id", "message_id", unique=True),
     Index("ix_webhook_deliveries_due", "status", "endpoint_id", "id"),
 )
+
+# --- the fleet API (berth/cloud/fleet, docs/fleet.md) ---------------------------------------
+
+fleet_organisations = Table(
+    "fleet_organisations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+fleet_api_keys = Table(
+    "fleet_api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("organisation_id", Integer, ForeignKey("fleet_organisations.id"), nullable=False),
+    Column("prefix", String(16), nullable=False, unique=True),  # the key's public part
+    Column("secret_hash", String(64), nullable=False),  # SHA-256 hex of the random secret
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+# A location bound to one gateway site; the site's presence as the broker last told it.
+fleet_sites = Table(
+    "fleet_sites",
+    metadata,
+    Column("site_id", String(63), primary_key=True),
+    Column("organisation_id", Integer, ForeignKey("fleet_organisations.id"), nullable=False),
+    Column("location_id", Integer, ForeignKey("locations.id"), nullable=False, unique=True),
+    Column("online", Boolean, nullable=False),
+    Column("presence_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_fleet_sites_organisation", "organisation_id"),
+)
+
+fleet_requests = Table(
+    "fleet_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("organisation_id", Integer, ForeignKey("fleet_organisations.id"), nullable=False),
+    Column("site_id", String(63), nullable=False),
+    Column("location_id", Integer, nullable=False),
+    Column("operation", String(64), nullable=False),
+    Column("payload", Text, nullable=False),  # the encoded request, re-sent as it is
+    Column("idempotency_key", String(255), nullable=True),
+    Column("fingerprint", String(64), nullable=True),  # SHA-256 of what the key stands for
+    Column("state", String(16), nullable=False),  # pending | done | failed
+    Column("response", Text, nullable=True),  # the site's encoded answer
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("answered_at", UtcDateTime, nullable=True),
+    Index("ux_fleet_requests_idempotency", "organisation_id", "idempotency_key", unique=True),
+    Index("ix_fleet_requests_pending", "site_id", "state"),
+)
+
+# Requests per API key and minute window, counted here so every fleet API process shares them.
+fleet_rate_windows = Table(
+    "fleet_rate_windows",
+    metadata,
+    Column("key_id", Integer, ForeignKey("fleet_api_keys.id"), primary_key=True),
+    Column("window", BigInteger, primary_key=True),  # unix minute
+    Column("count", Integer, nullable=False),
+)

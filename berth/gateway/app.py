@@ -19,12 +19,14 @@ from berth.gateway.auth import ApiKeyAuth, presented_key
 from berth.gateway.catalog import router as catalog
 from berth.gateway.config import GatewayConfig
 from berth.gateway.errors import install_error_handlers, render, too_many
+from berth.gateway.fleet.link import GatewayFleetLink
 from berth.gateway.lockers import router as lockers
 from berth.gateway.mdns import MdnsAdvertiser, build_service_info
 from berth.gateway.service import GatewayService
 from berth.gateway.system import router as system
 from berth.gateway.tower import router as tower_router
 from berth.gateway.transactions import router as transactions
+from berth.kit.background import background
 from berth.kit.docs_assets import DOCS_ASSETS, offline_docs_app
 from berth.kit.ratelimit import FailureLimiter, address
 from berth.tower.attach import GatewayTower
@@ -96,6 +98,8 @@ def create_app(config: GatewayConfig) -> FastAPI:
             async with contextlib.AsyncExitStack() as stack:
                 if tower is not None:
                     await stack.enter_async_context(tower.running())
+                if fleet is not None:
+                    await stack.enter_async_context(background(fleet.run(), "fleet-link"))
                 async with _advertised(config):
                     yield
         finally:
@@ -114,6 +118,10 @@ def create_app(config: GatewayConfig) -> FastAPI:
          "tower_open": config.tower_open_refusals_per_address},
         clock=lambda: config.clock().timestamp())
     app.state.tower = tower.service if tower else None
+    # the fleet link sends each request through this app: the Gateway API's own rules and shapes
+    fleet = (GatewayFleetLink(app, config.fleet_site_id or "", config.fleet, config.api_key,
+                              service.fleet_requests) if config.fleet else None)
+    app.state.fleet = fleet
     install_error_handlers(app)
     app.add_middleware(ApiKeyMiddleware, auth=auth, limiter=app.state.limiter)
     for router in (system.probes, admin.router, transactions.router, lockers.router,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from berth.domain.keypad import KeypadPolicy
+from berth.fleet.client import LinkConfig
 from berth.gateway.auth import resolve_api_key
 from berth.gateway.site import Site, load_site
 from berth.hardware.driver import LockController
@@ -42,6 +43,8 @@ class GatewayConfig:
     controllers: dict[str, LockController] | None = None  # pre-built (tests); else from site
     max_batch: int = 128
     tower: TowerIdentity | None = None  # provisioned as a cloud tower (berth.tower)
+    fleet: LinkConfig | None = None  # the outbound MQTT link to the fleet API's broker
+    fleet_site_id: str | None = None  # this gateway's site id on that broker
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> GatewayConfig:
@@ -70,5 +73,10 @@ class GatewayConfig:
             admin_login_failures_per_address=gw.admin_login_failures_per_address,
             tower_open_refusals_per_address=settings.tower.open_refusals_per_address,
         )
+        if "fleet" not in overrides:
+            values["fleet"] = LinkConfig.from_settings(settings, settings.fleet.credentials_file)
+            values["fleet_site_id"] = settings.fleet.site_id
+            if values["fleet"] is not None and not settings.fleet.site_id:
+                raise ValueError("BERTH_FLEET_BROKER_URL is set but BERTH_FLEET_SITE_ID is not")
         values.update(overrides)
         return cls(**values)

@@ -18,6 +18,8 @@ from berth.gateway.catalog.service import CatalogService
 from berth.gateway.config import GatewayConfig
 from berth.gateway.doors.repository import DoorRepository
 from berth.gateway.doors.service import DoorService
+from berth.gateway.fleet.repository import FleetRequestRepository
+from berth.gateway.fleet.service import FleetRequestService
 from berth.gateway.lockers.repository import LockerRepository
 from berth.gateway.lockers.service import LockerService
 from berth.gateway.system.repository import SystemRepository
@@ -62,6 +64,7 @@ class GatewayService:
                                                self.bus)
         self.catalog = CatalogService(self.site, self.catalog_repository, self.clock)
         self.lockers = LockerService(config, repo_lockers, self.catalog, self.doors)
+        self.fleet_requests = FleetRequestService(FleetRequestRepository(self.db, self.clock))
         self.system = SystemService(self.site.name, self.db, self.log, self.controllers,
                                     self.bus, self.committer, self.clock())
 

@@ -151,3 +151,15 @@ heartbeats = Table(
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("count", Integer, nullable=False),
 )
+
+# Requests that came over the fleet link (berth/gateway/fleet/): each id is executed once; a
+# repeat (QoS 1 may deliver twice, the cloud re-sends after a reconnect) gets the stored answer.
+fleet_requests = Table(
+    "fleet_requests", metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("operation", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # running | done | interrupted
+    Column("response", Text, nullable=True),  # the encoded answer, once there is one
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
+)

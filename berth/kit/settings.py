@@ -153,6 +153,40 @@ class CloudSettings(_Part):
     _rates = field_validator("login_failures_per_client", "login_failures_per_address")(_rate)
 
 
+class FleetSettings(_Part):
+    """The fleet link over an MQTT 5 broker (docs/fleet.md): a gateway connects out to it when
+    ``broker_url`` is set; the cloud's fleet API reaches sites through the same broker."""
+
+    broker_url: str | None = setting(
+        None, "BERTH_FLEET_BROKER_URL",
+        "mqtt://host:port (or mqtts:// for TLS); unset: no fleet link.")
+    site_id: str | None = setting(None, "BERTH_FLEET_SITE_ID",
+                                  "This gateway's site id (its broker user name).")
+    credentials_file: Path | None = setting(
+        None, "BERTH_FLEET_CREDENTIALS_FILE",
+        "The gateway's broker credentials (JSON: username, password; 0600), written by "
+        "`berth fleet bind`.")
+    cloud_credentials_file: Path | None = setting(
+        None, "BERTH_FLEET_CLOUD_CREDENTIALS_FILE",
+        "The fleet API's broker credentials (same form); unset: the fleet API answers 503.")
+    tls_ca: Path | None = setting(None, "BERTH_FLEET_TLS_CA",
+                                  "CA certificate to verify the broker by (mqtts://).")
+    keepalive: int = setting(15, "BERTH_FLEET_KEEPALIVE",
+                             "MQTT keep-alive seconds: a silent site is offline after 1.5x.",
+                             ge=2, le=600)
+    reconnect_max: float = setting(10.0, None, "Longest wait between reconnect attempts.", gt=0)
+    request_ttl: float = setting(
+        60.0, "BERTH_FLEET_REQUEST_TTL",
+        "Seconds a request may still be delivered to its site; later it expires unexecuted.",
+        gt=0)
+    read_wait: float = setting(5.0, None, "Seconds the fleet API waits for a read.", ge=0)
+    write_wait: float = setting(10.0, None, "Seconds it waits for a write.", ge=0)
+    hardware_wait: float = setting(15.0, None, "Seconds it waits for a door.", ge=0)
+    max_wait: float = setting(30.0, None, "The most a `Prefer: wait=N` may ask.", ge=0)
+    requests_per_minute: int = setting(120, "BERTH_FLEET_REQUESTS_PER_MINUTE",
+                                       "Fleet API calls per key and minute.", ge=1)
+
+
 class FlatEnvSource(PydanticBaseSettingsSource):
     """The documented flat names (``BERTH_GATEWAY_PORT``) of nested fields (``gateway.port``).
 
@@ -194,6 +228,7 @@ class Settings(BaseSettings):
     hardware: HardwareSettings = HardwareSettings()
     tower: TowerSettings = TowerSettings()
     cloud: CloudSettings = CloudSettings()
+    fleet: FleetSettings = FleetSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -90,6 +90,13 @@ SEED: dict[str, Rows] = {
             {"device_id": "kiosk-1", "device_type": "kiosk", "status": "ok", "version": "1.2",
              "details": '{"uptime": 12}', "first_seen": T0, "last_seen": T1, "count": 42},
         ],
+        "fleet_requests": [
+            {"request_id": "req-1", "operation": "lockers.open", "state": "done",
+             "response": '{"id":"req-1","outcome":"done","status":200}', "received_at": T0,
+             "answered_at": T1},
+            {"request_id": "req-2", "operation": "transactions.create", "state": "running",
+             "response": None, "received_at": T1, "answered_at": None},
+        ],
     },
     "cloud": {
         "partners": [{"id": 1, "name": "demo", "created_at": T0},
@@ -177,6 +184,23 @@ SEED: dict[str, Rows] = {
              "token_id": "tok-dropoff", "timestamp": UNIX0, "body": '{"seq": 1}',
              "outcome": "recorded", "received_at": T1},
         ],
+        "fleet_organisations": [{"id": 1, "name": "acme", "created_at": T0}],
+        "fleet_api_keys": [
+            {"id": 1, "organisation_id": 1, "prefix": "0a1b2c3d4e5f", "secret_hash": "ab" * 32,
+             "created_at": T0, "revoked_at": None},
+        ],
+        "fleet_sites": [
+            {"site_id": "depot-1", "organisation_id": 1, "location_id": 1, "online": True,
+             "presence_at": T1, "created_at": T0},
+        ],
+        "fleet_requests": [
+            {"id": "f" * 32, "organisation_id": 1, "site_id": "depot-1", "location_id": 1,
+             "operation": "lockers.open", "payload": '{"id":"ff","op":"lockers.open"}',
+             "idempotency_key": "k-1", "fingerprint": "cd" * 32, "state": "done",
+             "response": '{"id":"ff","outcome":"done","status":200}', "created_at": T0,
+             "expires_at": T1, "answered_at": T1},
+        ],
+        "fleet_rate_windows": [{"key_id": 1, "window": 29_892_090, "count": 7}],
     },
     "tower": {
         "tower_lockers": [

@@ -22,8 +22,8 @@ from pathlib import Path
 SHELL_LANGUAGES = {"sh", "bash", "shell"}
 SKIP_REASONS = {"this is the test suite"}  # `make test` would run the test that runs it
 # The ports the README names: the stack's cloud and gateway, a second gateway, a TCP simulator,
-# a webhook receiver.
-README_PORTS = (8000, 8080, 8081, 5000, 9000)
+# a webhook receiver, the fleet stack's cloud, gateway and broker.
+README_PORTS = (8000, 8080, 8081, 5000, 9000, 8001, 8082, 1883)
 MARKER = re.compile(r"^<!--\s*readme-test:\s*(?P<body>.*?)\s*-->$")
 FENCE = re.compile(r"^```(?P<lang>\S*)\s*$")
 
