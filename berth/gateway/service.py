@@ -59,7 +59,8 @@ class GatewayService:
             repo_tx.create_batch, config.max_batch)
         AuditLog(self.log, self.bus)  # subscribes itself: the bus keeps it
         self.doors = DoorService(config, DoorRepository(self.db, self.clock), repo_lockers,
-                                 self.controllers, self.bus, self.watcher.note_unlock)
+                                 self.controllers, self.bus, self.watcher.note_unlock,
+                                 self.watcher.note_opened)
         self.transactions = TransactionService(self.site, repo_tx, self.committer, self.doors,
                                                self.bus)
         self.catalog = CatalogService(self.site, self.catalog_repository, self.clock)

@@ -63,12 +63,19 @@ class DoorWatcher:
         self._offline: set[str] = set()
         self._blind: set[str] = set()  # controllers whose last poll failed
         self._unlocks: dict[tuple[str, int], float] = {}
+        self._seen_open: dict[tuple[str, int], float] = {}  # the open rule read it open, when
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
     def note_unlock(self, controller_id: str, channel: int) -> None:
         """Tell the watcher an unlock was ordered, so the next opening is not 'forced'."""
         self._unlocks[(controller_id, channel)] = self._now()
+
+    def note_opened(self, controller_id: str, channel: int) -> None:
+        """Tell the watcher the open rule read this door open. A door shut again before the
+        next poll would otherwise never be seen open, so its closing (which spends a token and
+        reports a parcel in) would be lost; the next poll that finds it closed reports both."""
+        self._seen_open[(controller_id, channel)] = self._now()
 
     async def start(self) -> None:
         if self._task is None:
@@ -100,6 +107,7 @@ class DoorWatcher:
 
     async def _poll(self, controller: LockController) -> None:
         cid = controller.controller_id
+        started = self._now()
         try:
             doors = await asyncio.wait_for(controller.read_doors(), max(self.interval * 4, 1.0))
         except (CommunicationError, TimeoutError, OSError) as exc:
@@ -124,6 +132,12 @@ class DoorWatcher:
         before = self._states.setdefault(cid, {})
         for channel, state in sorted(doors.items()):
             previous = before.get(channel)
+            if self._opened_before(cid, channel, started) and state is DoorState.CLOSED \
+                    and previous is not DoorState.OPEN:
+                # opened by us and shut again between two polls: report the opening it missed
+                self._unlocks.pop((cid, channel), None)
+                before[channel] = previous = DoorState.OPEN
+                await self._emit(DoorEvent(DoorEventKind.DOOR_OPENED, cid, channel))
             if state == previous:
                 continue
             before[channel] = state
@@ -135,6 +149,16 @@ class DoorWatcher:
             await self._emit(DoorEvent(DoorEventKind.DOORS_KNOWN, cid, None,
                                        "the controller answers again",
                                        tuple(sorted(doors.items()))))
+
+    def _opened_before(self, cid: str, channel: int, started: float) -> bool:
+        """Whether the open rule saw this door open before this poll's reading began (a
+        reading already under way may predate the opening, and must not close it); a poll
+        after the note uses it up, whatever it reads."""
+        noted = self._seen_open.get((cid, channel))
+        if noted is None or noted > started:
+            return False
+        del self._seen_open[(cid, channel)]
+        return True
 
     def _kind(self, cid: str, channel: int, previous: DoorState | None,
               state: DoorState) -> DoorEventKind | None:

@@ -42,8 +42,9 @@ def wait_for(client: TestClient, event_type: str, timeout: float = BOUND) -> lis
     deadline = time.monotonic() + timeout
     while True:
         events = client.get("/tower/events", headers={"X-API-Key": API_KEY}).json()["events"]
-        if any(e["type"] == event_type for e in events) or time.monotonic() > deadline:
+        if any(e["type"] == event_type for e in events):
             return events
+        assert time.monotonic() < deadline, f"no {event_type} in {events}"
         time.sleep(0.05)
 
 

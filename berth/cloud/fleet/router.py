@@ -140,14 +140,14 @@ def _query(**values: Any) -> dict[str, str]:
 
 
 @router.get("/locations", response_model=list[FleetLocation],
-            responses=responses(401, 429), summary="The organisation's locations")
+            responses=responses(401, 429, 503), summary="The organisation's locations")
 def list_locations(who: Who, service: Service) -> list[FleetLocation]:
     return [FleetLocation(location_id=s.location_id, site_id=s.site_id, online=s.online,
                           presence_at=s.presence_at) for s in service.sites_of(who)]
 
 
 @router.get("/requests/{request_id}", response_model=FleetRequest, response_model_by_alias=True,
-            responses=responses(401, 404, 429), summary="A forwarded call's state")
+            responses=responses(401, 404, 429, 503), summary="A forwarded call's state")
 def get_request(request_id: Annotated[str, Path(max_length=64)], who: Who,
                 service: Service) -> FleetRequest:
     return FleetRequest.model_validate(service.request_view(who, request_id))

@@ -41,7 +41,8 @@ def locker_not_found(locker_id: int) -> NotFound:
 
 @dataclass
 class DoorService:
-    """``note_unlock`` tells the door watcher an unlock is ours (not a forced door)."""
+    """``note_unlock`` tells the door watcher an unlock is ours (not a forced door);
+    ``note_opened`` that the open rule read the door open (so a quick close is not missed)."""
 
     config: GatewayConfig
     doors: DoorRepository
@@ -49,6 +50,7 @@ class DoorService:
     controllers: dict[str, LockController]
     bus: ev.EventBus
     note_unlock: Callable[[str, int], None]
+    note_opened: Callable[[str, int], None]
 
     async def open_locker(self, locker_id: int, *, transaction_id: str | None = None,
                           source: str = "maintenance") -> LockerOperationResponse:
@@ -64,6 +66,8 @@ class DoorService:
             outcome = await open_door(controller, lk.channel, self.config.policy)
             success, door_open = outcome.success, outcome.door_open
             message, code = outcome.message, outcome.reason_code
+            if door_open:
+                self.note_opened(lk.controller_id, lk.channel)
         except Exception as exc:  # a driver bug must not become a 500
             log.exception("opening locker %s failed", locker_id)
             success, door_open, message, code = False, False, f"Driver error: {exc}", "DRIVER_ERROR"

@@ -61,6 +61,70 @@ def test_publishes_only_changes_and_tells_forced_from_unlocked() -> None:
         (K.DOOR_FORCED_OPEN, 1)]
 
 
+def test_a_door_opened_and_shut_between_two_polls_is_still_reported() -> None:
+    """The open rule read it open; the watcher only ever reads it closed: without the note the
+    closing (which spends a token, reports a parcel in) would never be published."""
+    async def scenario() -> list[DoorEvent]:
+        ctl = SimulatedController("c", 3, close_after=None)
+        watcher, events = make(ctl)
+        watcher.note_unlock("c", 1)
+        await ctl.unlock(1)
+        watcher.note_opened("c", 1)  # what the door service says after a confirmed open
+        ctl.close_door(1)  # shut before the first poll ever saw it
+        await watcher.poll_once()
+        await watcher.poll_once()  # the note is used up: nothing more
+        return events
+
+    assert [(e.kind, e.channel) for e in asyncio.run(scenario())] == [
+        (K.DOOR_OPENED, 1), (K.DOOR_CLOSED, 1)]
+
+
+def test_an_opened_note_is_used_up_by_the_poll_that_sees_the_door_open() -> None:
+    async def scenario() -> list[DoorEvent]:
+        ctl = SimulatedController("c", 2, close_after=None)
+        watcher, events = make(ctl)
+        await watcher.poll_once()
+        watcher.note_unlock("c", 2)
+        await ctl.unlock(2)
+        watcher.note_opened("c", 2)
+        await watcher.poll_once()  # seen open: the usual opening
+        ctl.close_door(2)
+        await watcher.poll_once()
+        await watcher.poll_once()  # closed and closed again: no invented opening
+        return events
+
+    assert [(e.kind, e.channel) for e in asyncio.run(scenario())] == [
+        (K.DOOR_OPENED, 2), (K.DOOR_CLOSED, 2)]
+
+
+def test_a_reading_begun_before_the_door_opened_does_not_use_the_note() -> None:
+    """A poll already under way when the open rule saw the door open may read the door as it
+    was before: it must neither invent a closing nor lose the note."""
+    async def scenario() -> list[DoorEvent]:
+        clock = Clock()
+        ctl = SimulatedController("c", 2, close_after=None)
+        watcher, events = make(ctl, clock)
+        await watcher.poll_once()
+        reading = ctl.read_doors
+
+        async def slow_read() -> dict:  # the door opens while this reading is on the line
+            doors = await reading()
+            clock.now += 1
+            watcher.note_unlock("c", 1)
+            await ctl.unlock(1)
+            watcher.note_opened("c", 1)
+            return doors
+
+        ctl.read_doors = slow_read  # type: ignore[method-assign]
+        await watcher.poll_once()  # read closed, before the opening: no news
+        ctl.read_doors = reading  # type: ignore[method-assign]
+        assert events == []
+        await watcher.poll_once()  # now it is seen open
+        return events
+
+    assert [(e.kind, e.channel) for e in asyncio.run(scenario())] == [(K.DOOR_OPENED, 1)]
+
+
 def test_unlock_note_expires() -> None:
     async def scenario() -> list[DoorEvent]:
         clock = Clock()
