@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from berth.cloud.admin import router as admin
 from berth.cloud.auth import router as auth
-from berth.cloud.auth.credentials import SecretHasher
+from berth.cloud.auth.credentials import SecretHasher, VerifiedSecrets
 from berth.cloud.config import CloudConfig
 from berth.cloud.context import CloudContext
 from berth.cloud.errors import install_error_handlers
@@ -65,6 +65,7 @@ def build_service(config: CloudConfig) -> CloudServices:
         jwt_key=jwt_key,
         access_token_ttl=config.access_token_ttl,
         hasher=SecretHasher(config.hash_concurrency, config.hash_queue, config.hash_wait),
+        verified=VerifiedSecrets(config.secret_cache_ttl),
     ), config.webhooks)
 
 

@@ -31,6 +31,7 @@ class CloudConfig:
     hash_concurrency: int | None  # argon2 checks at once; None: the number of cores
     hash_queue: int
     hash_wait: float
+    secret_cache_ttl: float  # seconds a verified secret skips argon2; 0: never
     outbox_dispatch_interval: float  # seconds between idle outbox polls; 0 disables
     outbox_lease: float  # seconds a dispatcher's claim holds before others take it
     outbox_consumers: Sequence[Consumer]
@@ -53,6 +54,7 @@ class CloudConfig:
             hash_concurrency=st.hash_concurrency,
             hash_queue=st.hash_queue,
             hash_wait=st.hash_wait,
+            secret_cache_ttl=st.secret_cache_ttl,
             outbox_dispatch_interval=st.outbox_dispatch_interval,
             outbox_lease=st.outbox_lease,
             outbox_consumers=(JsonLinesConsumer(st.outbox_jsonl),) if st.outbox_jsonl else (),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
-from berth.cloud.auth.credentials import SecretHasher
+from berth.cloud.auth.credentials import SecretHasher, VerifiedSecrets
 from berth.cloud.events import outbox
 from berth.cloud.keys import KeyRing, Vault
 from berth.events.bus import EventBus
@@ -32,6 +32,7 @@ class CloudContext:
     keyring: KeyRing
     vault: Vault
     jwt_key: bytes
+    verified: VerifiedSecrets  # recently verified client secrets (as keyed hashes)
     access_token_ttl: int = 300
     hasher: SecretHasher = field(default_factory=SecretHasher)
     bus: EventBus = field(default_factory=EventBus)

@@ -108,6 +108,10 @@ class CloudSettings(_Part):
                               "slot.", ge=0)
     hash_wait: float = setting(10.0, "BERTH_CLOUD_HASH_WAIT", "Seconds a check may wait; then "
                                "503.", gt=0)
+    secret_cache_ttl: float = setting(
+        60.0, "BERTH_CLOUD_SECRET_CACHE_TTL",
+        "Seconds a verified client secret skips argon2 on its next token request; 0: never.",
+        ge=0)
     outbox_dispatch_interval: float = setting(
         1.0, "BERTH_CLOUD_OUTBOX_DISPATCH_INTERVAL",
         "Seconds between idle outbox polls; 0 stops dispatching.", ge=0)

@@ -23,13 +23,10 @@ class AuthService:
         with self.ctx.db.read() as conn:
             row = repo.client(conn, client_id)
         stored = row["secret_hash"] if row else None
-        if not self.ctx.hasher.verify(client_secret, stored) or row is None or stored is None:
-            raise Unauthenticated("INVALID_CLIENT", "Unknown client or wrong secret.")
-        if self.ctx.hasher.needs_rehash(stored):  # made with older, costlier parameters
-            with contextlib.suppress(Unavailable):  # the login stands; the next one rehashes
-                fresh = self.ctx.hasher.hash(client_secret)
-                with self.ctx.write() as conn:
-                    repo.replace_secret_hash(conn, client_id, stored, fresh)
+        now = self.ctx.clock().timestamp()
+        if row is None or stored is None or not self.ctx.verified.known(
+                client_id, client_secret, stored, now):
+            self._verify(client_id, client_secret, stored, now)
         allowed = row["scopes"].split()
         wanted = scope.split() if scope else allowed
         if not wanted or any(sc not in allowed for sc in wanted):
@@ -40,6 +37,19 @@ class AuthService:
         return TokenResponse(
             access_token=token, expires_in=self.ctx.access_token_ttl, scope=" ".join(wanted)
         )
+
+    def _verify(self, client_id: str, client_secret: str, stored: str | None,
+                now: float) -> None:
+        """The full argon2 check (unknown clients too, against a dummy hash); remembers a match."""
+        if not self.ctx.hasher.verify(client_secret, stored) or stored is None:
+            raise Unauthenticated("INVALID_CLIENT", "Unknown client or wrong secret.")
+        if self.ctx.hasher.needs_rehash(stored):  # made with older, costlier parameters
+            with contextlib.suppress(Unavailable):  # the login stands; the next one rehashes
+                fresh = self.ctx.hasher.hash(client_secret)
+                with self.ctx.write() as conn:
+                    repo.replace_secret_hash(conn, client_id, stored, fresh)
+                return  # the stored hash changed: remember the secret against the new one next
+        self.ctx.verified.remember(client_id, client_secret, stored, now)
 
     def authorize(self, bearer: str | None, scope: str | None) -> Principal:
         """401 for a missing, forged, expired or unknown token; 403 for the wrong scope."""
