@@ -89,9 +89,15 @@ def seed(url: str, data: Path, towers: int, per_tower: int) -> Fleet:
     return Fleet(creds.client_id, creds.client_secret, found)
 
 
+@dataclass
+class Server:
+    base: str  # http://127.0.0.1:PORT
+    pid: int  # for CPU figures and profilers
+
+
 @contextlib.contextmanager
-def cloud_server(url: str, data: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``berth cloud serve`` (one uvicorn process) on ``url``; yields its base URL."""
+def cloud_server(url: str, data: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``berth cloud serve`` (one uvicorn process) on ``url``."""
     port = free_port()
     berth = str(Path(sys.executable).parent / "berth")
     proc = subprocess.Popen(
@@ -109,7 +115,7 @@ def cloud_server(url: str, data: Path, env: dict[str, str] | None = None) -> Ite
                 time.sleep(0.1)
         else:
             raise RuntimeError("cloud did not start")
-        yield base
+        yield Server(base, proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)

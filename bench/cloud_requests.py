@@ -40,7 +40,8 @@ def run_engine(engine: str, root: Path) -> dict[str, WrkResult]:
             return results
         data = root / engine
         fleet: Fleet = seed(url, data, TOWERS, PER_TOWER)
-        with cloud_server(url, data) as base:
+        with cloud_server(url, data) as server:
+            base = server.base
             bearer = {"Authorization": f"Bearer {access_token(base, fleet)}"}
             json_h = bearer | {"Content-Type": "application/json"}
             tower_id = fleet.lockers[0][0]

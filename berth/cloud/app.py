@@ -39,7 +39,7 @@ from berth.kit.background import background
 from berth.kit.docs_assets import offline_docs_app
 from berth.kit.ratelimit import FailureLimiter
 from berth.kit.secret_files import load_or_create_secret
-from berth.kit.threads import run_blocking
+from berth.kit.threads import WORKER_THREADS, run_blocking
 from berth.storage import Database, migrate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -48,7 +48,7 @@ log = logging.getLogger("berth.cloud")
 
 def build_service(config: CloudConfig) -> CloudServices:
     """The services without HTTP: what the CLI, seeding and end-to-end tests use."""
-    db = Database(config.db_url)
+    db = Database(config.db_url, pool_size=WORKER_THREADS)  # a connection per worker thread
     if config.migrate:
         migrate.upgrade(db, MIGRATIONS)
     data = Path(config.data_dir)

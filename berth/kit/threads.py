@@ -13,6 +13,7 @@ from typing import ParamSpec, TypeVar
 
 import anyio.to_thread
 
+WORKER_THREADS = 40  # AnyIO's default limiter: the most blocking calls running at once
 P = ParamSpec("P")
 T = TypeVar("T")
 

@@ -163,6 +163,37 @@ class VerifiedSecrets:
                 self._entries.popitem(last=False)
 
 
+@dataclass(frozen=True)
+class KnownClient:
+    """What a request's authorization needs of a client row."""
+
+    partner_id: int | None
+    scopes: frozenset[str]
+    until: float  # read again after this (clock seconds)
+
+
+class ClientCache:
+    """Client rows read in the last ``ttl`` seconds, so an authenticated request needs no
+    database read of its own: a removed client or a narrowed scope takes effect within ``ttl``
+    seconds (access tokens live 300 s anyway)."""
+
+    def __init__(self, ttl: float = 5.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._rows: dict[str, KnownClient] = {}
+
+    def get(self, client_id: str, now: float) -> KnownClient | None:
+        known = self._rows.get(client_id)
+        return known if known is not None and known.until > now else None
+
+    def put(self, client_id: str, partner_id: int | None, scopes: frozenset[str],
+            now: float) -> KnownClient:
+        if len(self._rows) >= self.size:
+            self._rows.clear()  # rare (more clients than ``size`` within ``ttl``): start over
+        known = self._rows[client_id] = KnownClient(partner_id, scopes, now + self.ttl)
+        return known
+
+
 def issue_access_token(
     client_id: str, scopes: list[str], key: bytes, now: datetime, ttl: int
 ) -> str:

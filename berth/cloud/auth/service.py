@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from berth.cloud.auth import credentials
 from berth.cloud.auth import repository as repo
-from berth.cloud.auth.credentials import Principal
+from berth.cloud.auth.credentials import ClientCache, KnownClient, Principal
 from berth.cloud.context import CloudContext
 from berth.cloud.partners import repository as partners_repo
 from berth.contracts.cloud import TokenResponse, WhoAmI
 from berth.domain.errors import Forbidden, InvalidInput, Unauthenticated, Unavailable
 
 
+def _principal(client_id: str, known: KnownClient, granted: frozenset[str],
+               scope: str | None) -> Principal:
+    scopes = granted & known.scopes
+    if scope is not None and scope not in scopes:
+        raise Forbidden("INSUFFICIENT_SCOPE", f"This endpoint needs the '{scope}' scope.")
+    return Principal(client_id, known.partner_id, scopes)
+
+
 @dataclass
 class AuthService:
     ctx: CloudContext
+    _clients: ClientCache = field(default_factory=ClientCache)
 
     def issue_access_token(self, client_id: str, client_secret: str, scope: str | None
                            ) -> TokenResponse:
@@ -53,17 +62,30 @@ class AuthService:
 
     def authorize(self, bearer: str | None, scope: str | None) -> Principal:
         """401 for a missing, forged, expired or unknown token; 403 for the wrong scope."""
+        client_id, granted = self._claims(bearer)
+        now = self.ctx.clock().timestamp()
+        known = self._clients.get(client_id, now)
+        if known is None:
+            with self.ctx.db.read() as conn:
+                row = repo.client(conn, client_id)
+            if row is None:
+                raise Unauthenticated("TOKEN_INVALID", "The token's client no longer exists.")
+            known = self._clients.put(client_id, row["partner_id"],
+                                      frozenset(row["scopes"].split()), now)
+        return _principal(client_id, known, granted, scope)
+
+    def authorize_cached(self, bearer: str | None, scope: str | None) -> Principal | None:
+        """:meth:`authorize` without I/O (for the event loop): None when the token's client was
+        not read in the last few seconds; then :meth:`authorize` it in a thread."""
+        client_id, granted = self._claims(bearer)
+        known = self._clients.get(client_id, self.ctx.clock().timestamp())
+        return None if known is None else _principal(client_id, known, granted, scope)
+
+    def _claims(self, bearer: str | None) -> tuple[str, frozenset[str]]:
         if not bearer:
             raise Unauthenticated("NOT_AUTHENTICATED", "Send 'Authorization: Bearer <token>'.")
         claims = credentials.decode_access_token(bearer, self.ctx.jwt_key, self.ctx.clock())
-        with self.ctx.db.read() as conn:
-            row = repo.client(conn, str(claims["sub"]))
-        if row is None:
-            raise Unauthenticated("TOKEN_INVALID", "The token's client no longer exists.")
-        scopes = frozenset(str(claims["scope"]).split()) & frozenset(row["scopes"].split())
-        if scope is not None and scope not in scopes:
-            raise Forbidden("INSUFFICIENT_SCOPE", f"This endpoint needs the '{scope}' scope.")
-        return Principal(row["client_id"], row["partner_id"], scopes)
+        return str(claims["sub"]), frozenset(str(claims["scope"]).split())
 
     def whoami(self, principal: Principal) -> WhoAmI:
         name = None
