@@ -155,8 +155,8 @@ def _ms(text: str) -> float:
 def wrk(base: str, path: str, seconds: float = 3.0, script: str | None = None,
         connections: int = CONNECTIONS) -> WrkResult:
     """One wrk run; ``script`` is Lua (setup/request) written to a temporary file."""
-    cmd = ["wrk", "-t", str(THREADS), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-           "--latency"]
+    cmd = ["wrk", "-t", str(min(THREADS, connections)), "-c", str(connections),
+           "-d", f"{max(1, round(seconds))}s", "--latency"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         if script:
             lua.write(script)
@@ -183,15 +183,15 @@ def lua_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def rotating_posts(paths: list[str], body: str, headers: dict[str, str]) -> str:
-    """A wrk script POSTing ``body`` to each path once, the threads taking disjoint paths."""
-    items = ",".join(lua_string(p) for p in paths)
+def rotating_posts(requests: list[tuple[str, str]], headers: dict[str, str]) -> str:
+    """A wrk script POSTing each (path, body) in turn, the threads taking disjoint ones (after
+    the last it starts again)."""
+    items = ",".join(f"{{{lua_string(p)}, {lua_string(b)}}}" for p, b in requests)
     hdrs = "".join(f"wrk.headers[{lua_string(k)}] = {lua_string(v)}\n"
                    for k, v in headers.items())
     return f"""
-paths = {{{items}}}
+items = {{{items}}}
 wrk.method = "POST"
-wrk.body = {lua_string(body)}
 {hdrs}
 local n = 0
 local threads = 0
@@ -203,9 +203,9 @@ function init(args)
   n = tid
 end
 function request()
-  local p = paths[(n % #paths) + 1]
+  local item = items[(n % #items) + 1]
   n = n + {THREADS}
-  return wrk.format(nil, p)
+  return wrk.format(nil, item[1], nil, item[2])
 end
 """
 

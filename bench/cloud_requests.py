@@ -56,13 +56,14 @@ def run_engine(engine: str, root: Path) -> dict[str, WrkResult]:
             half = len(fleet.lockers) // 2
             reserve = [f"/api/v1/towers/{t}/lockers/{lk}/reservations"
                        for t, lk in fleet.lockers[:half]]
+            body = json.dumps({"duration": 3600})
             results["POST .../reservations"] = wrk(base, reserve[0], SECONDS, rotating_posts(
-                reserve, json.dumps({"duration": 3600}), json_h))
+                [(p, body) for p in reserve], json_h))
             issue = [f"/api/v1/towers/{t}/lockers/{lk}/dropoff-locker-tokens"
                      for t, lk in fleet.lockers[half:]]
+            body = json.dumps({"duration": 3600, "client_info": ""})
             results["POST .../dropoff-locker-tokens"] = wrk(
-                base, issue[0], SECONDS,
-                rotating_posts(issue, json.dumps({"duration": 3600, "client_info": ""}), json_h))
+                base, issue[0], SECONDS, rotating_posts([(p, body) for p in issue], json_h))
         print(f"[{engine}]  {TOWERS} towers x {PER_TOWER} lockers, one uvicorn process, "
               f"wrk 2 threads / 32 connections")
         for label, res in results.items():

@@ -11,14 +11,17 @@ from sqlalchemy import Connection, RowMapping, and_, exists, insert, select, upd
 from berth.cloud.tables import commands, events
 
 
-def event_seen(conn: Connection, tower_id: str, seq: int) -> bool:
-    query = select(exists().where(events.c.tower_id == tower_id, events.c.seq == seq))
-    return bool(conn.execute(query).scalar())
+def seen_seqs(conn: Connection, tower_id: str, seqs: Sequence[int]) -> set[int]:
+    """Which of ``seqs`` the tower's events already hold."""
+    query = select(events.c.seq).where(events.c.tower_id == tower_id, events.c.seq.in_(seqs))
+    return set(conn.execute(query).scalars())
 
 
-def insert_event(conn: Connection, values: Mapping[str, Any]) -> None:
-    """Record one tower event (a second of the same ``(tower, seq)`` raises IntegrityError)."""
-    conn.execute(insert(events).values(**values))
+def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record tower events in one statement (a second of the same ``(tower, seq)`` raises
+    IntegrityError)."""
+    if rows:
+        conn.execute(insert(events), [dict(r) for r in rows])
 
 
 def insert_command(conn: Connection, tower_id: str, kind: str, locker_id: int | None,

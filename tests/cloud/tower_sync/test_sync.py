@@ -135,3 +135,25 @@ def test_dropoff_after_release_withdraws_the_queued_release(cloud: Cloud) -> Non
     assert cloud.http.get(url, headers=cloud.headers("demo", "tower_access")).json() == {
         "commands": []
     }
+
+
+def test_a_batch_is_one_write_transaction(cloud: Cloud) -> None:
+    """50 events, one BEGIN IMMEDIATE: a batch commits (and fsyncs) once, not once per event."""
+    from sqlalchemy import event
+
+    begins: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith("BEGIN IMMEDIATE"):
+            begins.append(statement)
+
+    batch = [cloud.event("boot") for _ in range(50)]
+    event.listen(cloud.service.db.engine, "before_cursor_execute", count)
+    try:
+        results = cloud.post_events(*batch).json()["results"]
+    finally:
+        event.remove(cloud.service.db.engine, "before_cursor_execute", count)
+    assert [r["outcome"] for r in results] == ["recorded"] * 50
+    assert len(begins) == 1
+    assert [r["outcome"] for r in cloud.post_events(batch[0], batch[0]).json()["results"]] == [
+        "duplicate", "duplicate"]
