@@ -118,7 +118,11 @@ def cloud_server(url: str, data: Path, env: dict[str, str] | None = None) -> Ite
         yield Server(base, proc.pid)
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # requests still held (long-polls): stop it now
+            proc.kill()
+            proc.wait(10)
 
 
 def access_token(base: str, fleet: Fleet, scope: str = "service_provider") -> str:

@@ -32,6 +32,7 @@ from berth.cloud.reservations import router as reservations
 from berth.cloud.services import CloudServices
 from berth.cloud.tokens import router as tokens
 from berth.cloud.tower_sync import router as tower_sync
+from berth.cloud.tower_sync.wakeup import CommandWakeups
 from berth.cloud.towers import router as towers
 from berth.cloud.webhooks import router as webhooks
 from berth.cloud.webhooks.delivery import DeliveryWorker, WebhookConsumer
@@ -128,11 +129,13 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
         sweeper = (_sweep_forever(services, config.sweep_interval)
                    if config.sweep_interval > 0 else None)
         dispatching = dispatch_task(config, dispatcher)
+        wakeups = app.state.command_wakeups
         await services.bus.start()  # before anything can publish
         try:
             async with (background(sweeper, "berth-cloud-sweeper"),
                         background(dispatching, "berth-cloud-outbox"),
-                        background(delivering, "berth-cloud-webhooks")):
+                        background(delivering, "berth-cloud-webhooks"),
+                        background(wakeups.run(), "berth-cloud-command-wakeups")):
                 yield
         finally:
             await services.bus.stop()  # after the sweeper, before the database closes
@@ -145,6 +148,9 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.command_wakeups = CommandWakeups(
+        services.tower_sync.commands_after_id, services.tower_sync.top_command_id,
+        config.command_poll_interval)
     app.state.bus = services.bus  # CloudLockerStateChanged, after each commit (docs/cloud.md)
     app.state.login_limiter = FailureLimiter(
         {"client": config.login_failures_per_client,

@@ -16,6 +16,7 @@ from berth.cloud.reservations.service import ReservationsService
 from berth.cloud.services import CloudServices
 from berth.cloud.tokens.service import TokensService
 from berth.cloud.tower_sync.service import TowerSyncService
+from berth.cloud.tower_sync.wakeup import CommandWakeups
 from berth.cloud.towers.service import TowersService
 from berth.cloud.webhooks.service import WebhooksService
 from berth.contracts.cloud import MAX_ID
@@ -41,6 +42,12 @@ def _domain(name: str) -> Callable[..., Any]:
     return dependency
 
 
+async def get_wakeups(request: Request) -> CommandWakeups:
+    wakeups: CommandWakeups = request.app.state.command_wakeups
+    return wakeups
+
+
+Wakeups = Annotated[CommandWakeups, Depends(get_wakeups)]
 Auth = Annotated[AuthService, Depends(_domain("auth"))]
 Partners = Annotated[PartnersService, Depends(_domain("partners"))]
 Towers = Annotated[TowersService, Depends(_domain("towers"))]

@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -163,4 +164,31 @@ def test_concurrent_relays_of_one_batch_apply_each_event_once(
         assert sorted(stored.scalars()) == list(range(1, 21))
         told = conn.execute(select(outbox.c.type).where(outbox.c.partner_id == pid)).scalars()
         assert list(told).count("tower.event_applied") == 1
+    service.db.dispose()
+
+
+def test_a_command_long_poll_wakes_when_any_process_queues_a_command(
+    db_url: str, tmp_path: Path, free_port: Callable[[], int]
+) -> None:
+    """A tower's long-poll held by a real server returns once a command is queued, here by
+    another process sharing the database (the test's own services); with none it returns
+    empty after ``wait``."""
+    data = tmp_path / "data"
+    service, creds, tower, _ = partner_tower(db_url, data, 1)
+    token = service.auth.issue_access_token(creds.client_id, creds.client_secret,
+                                            "tower_access").access_token
+    headers = {"Authorization": f"Bearer {token}"}
+    with servers(db_url, data, [free_port()]) as (url,):
+        commands = f"{url}/sdk/v1/towers/{tower.id}/commands"
+        empty = httpx.get(commands, params={"wait": 0.3}, headers=headers, timeout=HTTP_TIMEOUT)
+        assert empty.json() == {"commands": [], "waited": True}
+        answers: list[httpx.Response] = []
+        polling = threading.Thread(target=lambda: answers.append(httpx.get(
+            commands, params={"wait": 60}, headers=headers, timeout=HTTP_TIMEOUT + 60)))
+        polling.start()
+        assert service.tower_sync.announce_keys() == 1  # queued by "another process"
+        polling.join(timeout=HTTP_TIMEOUT + 60)
+        assert [c["kind"] for c in answers[0].json()["commands"]] == ["cloud_keys"]
+        plain = httpx.get(commands, headers=headers, timeout=HTTP_TIMEOUT).json()
+        assert len(plain["commands"]) == 1 and plain["waited"] is False
     service.db.dispose()

@@ -22,6 +22,7 @@ from berth.tower.identity import GatewayLocker
 from berth.tower.service import TowerService
 from berth.tower.sync import CloudSync, SyncConfig
 from tests.support.configs import cloud_config, isolated_settings
+from tests.support.waiting import BOUND
 from tests.tower.conftest import FAST
 
 
@@ -51,7 +52,7 @@ class World:
         self.clock = clock
         self.dead_port = free_port()
 
-    def sync(self, online: bool = True) -> CloudSync:
+    def sync(self, online: bool = True, wait: float = 0) -> CloudSync:
         transport = httpx.ASGITransport(app=self.app) if online else None
         base = "http://cloud" if online else f"http://127.0.0.1:{self.dead_port}"
         http = httpx.AsyncClient(transport=transport, base_url=base)
@@ -59,7 +60,8 @@ class World:
         assert link is not None
         cloud = AsyncCloudClient(base, link.client_id, link.client_secret, scope=TOWER_ACCESS,
                                  clock=self.clock, http=http)
-        return CloudSync(self.tower, cloud, SyncConfig.from_settings(isolated_settings()))
+        return CloudSync(self.tower, cloud,
+                         SyncConfig.from_settings(isolated_settings(), wait=wait))
 
     def cloud_locker(self, gateway_id: int) -> int:
         return next(c for c, (g, _) in self.identity.lockers.items() if g == gateway_id)
@@ -185,3 +187,26 @@ def test_key_rotation_reaches_the_tower_through_sync(world: World, tmp_path: Pat
     assert asyncio.run(world.sync().sync_once()).applied == 1
     assert asyncio.run(world.tower.open_with_token(token.payload, token.payload_auth)).success
     assert asyncio.run(world.sync().sync_once()).applied == 0  # acknowledged, not re-sent
+
+
+def test_a_long_poll_brings_a_command_as_soon_as_it_is_queued(world: World) -> None:
+    """The cloud holds the tower's command poll; a queued command ends it at once (woken by the
+    cloud's wakeup loop), and the tower applies and acknowledges it."""
+
+    async def scenario() -> tuple[bool, list[str]]:
+        wakeups = world.app.state.command_wakeups  # no lifespan under ASGITransport: run it here
+        loop = asyncio.create_task(wakeups.run())
+        sync = world.sync(wait=60)  # the most the cloud allows
+        polling = asyncio.create_task(sync.long_poll_once())
+        while world.tower_id not in wakeups._waiting and not polling.done():
+            await asyncio.sleep(0.01)  # until the cloud holds the poll
+        await asyncio.to_thread(world.service.tower_sync.announce_keys)
+        held = await asyncio.wait_for(polling, BOUND)
+        pending = await sync.cloud.get_commands(world.tower_id)
+        loop.cancel()
+        return held, [c.kind for c in pending.commands]
+
+    held, still_pending = asyncio.run(scenario())
+    assert held is True and still_pending == []
+    learned = [e["type"] for e in world.tower.events_after(0, 1000)]
+    assert "command_applied" in learned

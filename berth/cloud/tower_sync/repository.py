@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, exists, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, exists, func, insert, select, update
 
 from berth.cloud.tables import commands, events
 
@@ -71,3 +71,13 @@ def mark_command_applied(
         if value is not None:
             cond.append(column == value)
     return conn.execute(update(commands).where(and_(*cond)).values(applied_at=when)).rowcount
+
+
+def commands_after_id(conn: Connection, floor: int) -> list[tuple[int, str]]:
+    """``(id, tower id)`` of every command with an id above ``floor`` (the primary key)."""
+    query = select(commands.c.id, commands.c.tower_id).where(commands.c.id > floor)
+    return [(int(cid), str(tower)) for cid, tower in conn.execute(query)]
+
+
+def top_command_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(commands.c.id), 0))).scalar_one())

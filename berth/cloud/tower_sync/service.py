@@ -79,6 +79,15 @@ class TowerSyncService:
             for r in rows
         ])
 
+    def commands_after_id(self, floor: int) -> list[tuple[int, str]]:
+        """Every command above id ``floor``, as ``(id, tower)``: what wakes long-polls."""
+        with self.ctx.db.read() as conn:
+            return repo.commands_after_id(conn, floor)
+
+    def top_command_id(self) -> int:
+        with self.ctx.db.read() as conn:
+            return repo.top_command_id(conn)
+
     def announce_keys(self) -> int:
         """Queue the cloud's public keys for every tower, signed by the key before the newest.
 

@@ -117,7 +117,7 @@ def test_command_applied_event_acks_a_command(cloud: Cloud) -> None:
     assert [x["outcome"] for x in r.json()["results"]] == ["applied", "ignored"]
     url = f"/sdk/v1/towers/{cloud.tower_id}/commands"
     assert cloud.http.get(url, headers=cloud.headers("demo", "tower_access")).json() == {
-        "commands": []
+        "commands": [], "waited": False
     }
 
 
@@ -133,7 +133,7 @@ def test_dropoff_after_release_withdraws_the_queued_release(cloud: Cloud) -> Non
     assert cloud.state(lid) == "occupied"
     url = f"/sdk/v1/towers/{cloud.tower_id}/commands"
     assert cloud.http.get(url, headers=cloud.headers("demo", "tower_access")).json() == {
-        "commands": []
+        "commands": [], "waited": False
     }
 
 
