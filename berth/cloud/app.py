@@ -148,9 +148,10 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
         lifespan=lifespan,
     )
     app.state.services = services
+    # looked up at poll time: an app built only for its OpenAPI document has no tower_sync
     app.state.command_wakeups = CommandWakeups(
-        services.tower_sync.commands_after_id, services.tower_sync.top_command_id,
-        config.command_poll_interval)
+        lambda floor: services.tower_sync.commands_after_id(floor),
+        lambda: services.tower_sync.top_command_id(), config.command_poll_interval)
     app.state.bus = services.bus  # CloudLockerStateChanged, after each commit (docs/cloud.md)
     app.state.login_limiter = FailureLimiter(
         {"client": config.login_failures_per_client,
