@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from berth.cloud.admin import router as admin
 from berth.cloud.auth import router as auth
-from berth.cloud.auth.credentials import SecretHasher
+from berth.cloud.auth.credentials import SecretHasher, VerifiedSecrets
 from berth.cloud.config import CloudConfig
 from berth.cloud.context import CloudContext
 from berth.cloud.errors import install_error_handlers
@@ -34,6 +34,7 @@ from berth.cloud.reservations import router as reservations
 from berth.cloud.services import CloudServices
 from berth.cloud.tokens import router as tokens
 from berth.cloud.tower_sync import router as tower_sync
+from berth.cloud.tower_sync.wakeup import CommandWakeups
 from berth.cloud.towers import router as towers
 from berth.cloud.webhooks import router as webhooks
 from berth.cloud.webhooks.delivery import DeliveryWorker, WebhookConsumer
@@ -41,7 +42,7 @@ from berth.kit.background import background
 from berth.kit.docs_assets import offline_docs_app
 from berth.kit.ratelimit import FailureLimiter
 from berth.kit.secret_files import load_or_create_secret
-from berth.kit.threads import run_blocking
+from berth.kit.threads import WORKER_THREADS, run_blocking
 from berth.storage import Database, migrate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -50,7 +51,7 @@ log = logging.getLogger("berth.cloud")
 
 def build_service(config: CloudConfig) -> CloudServices:
     """The services without HTTP: what the CLI, seeding and end-to-end tests use."""
-    db = Database(config.db_url)
+    db = Database(config.db_url, pool_size=WORKER_THREADS)  # a connection per worker thread
     if config.migrate:
         migrate.upgrade(db, MIGRATIONS)
     data = Path(config.data_dir)
@@ -69,6 +70,7 @@ def build_service(config: CloudConfig) -> CloudServices:
         keypad_code_digits=config.keypad_code_digits,
         tower_offline_after=config.tower_offline_after,
         hasher=SecretHasher(config.hash_concurrency, config.hash_queue, config.hash_wait),
+        verified=VerifiedSecrets(config.secret_cache_ttl),
     ), config.webhooks, config.fleet)
 
 
@@ -135,12 +137,14 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
         if config.fleet_link is not None:  # this process's broker connection (/fleet/v1)
             link = app.state.fleet_link = CloudFleetLink(config.fleet_link, services.fleet)
             services.fleet.link = link
+        wakeups = app.state.command_wakeups
         await services.bus.start()  # before anything can publish
         try:
             async with (background(sweeper, "berth-cloud-sweeper"),
                         background(dispatching, "berth-cloud-outbox"),
                         background(delivering, "berth-cloud-webhooks"),
-                        background(link.run() if link else None, "berth-cloud-fleet")):
+                        background(link.run() if link else None, "berth-cloud-fleet"),
+                        background(wakeups.run(), "berth-cloud-command-wakeups")):
                 yield
         finally:
             await services.bus.stop()  # after the sweeper, before the database closes
@@ -153,6 +157,10 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
         lifespan=lifespan,
     )
     app.state.services = services
+    # looked up at poll time: an app built only for its OpenAPI document has no tower_sync
+    app.state.command_wakeups = CommandWakeups(
+        lambda floor: services.tower_sync.commands_after_id(floor),
+        lambda: services.tower_sync.top_command_id(), config.command_poll_interval)
     app.state.bus = services.bus  # CloudLockerStateChanged, after each commit (docs/cloud.md)
     app.state.login_limiter = FailureLimiter(
         {"client": config.login_failures_per_client,

@@ -34,6 +34,8 @@ class CloudConfig:
     hash_concurrency: int | None  # argon2 checks at once; None: the number of cores
     hash_queue: int
     hash_wait: float
+    secret_cache_ttl: float  # seconds a verified secret skips argon2; 0: never
+    command_poll_interval: float  # seconds between checks for new commands (long-polls)
     outbox_dispatch_interval: float  # seconds between idle outbox polls; 0 disables
     outbox_lease: float  # seconds a dispatcher's claim holds before others take it
     outbox_consumers: Sequence[Consumer]
@@ -61,6 +63,8 @@ class CloudConfig:
             hash_concurrency=st.hash_concurrency,
             hash_queue=st.hash_queue,
             hash_wait=st.hash_wait,
+            secret_cache_ttl=st.secret_cache_ttl,
+            command_poll_interval=st.command_poll_interval,
             outbox_dispatch_interval=st.outbox_dispatch_interval,
             outbox_lease=st.outbox_lease,
             outbox_consumers=(JsonLinesConsumer(st.outbox_jsonl),) if st.outbox_jsonl else (),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
-from berth.cloud.auth.credentials import SecretHasher
+from berth.cloud.auth.credentials import SecretHasher, VerifiedSecrets
 from berth.cloud.events import outbox
 from berth.cloud.keys import KeyRing, Vault
 from berth.events.bus import EventBus
@@ -33,6 +33,7 @@ class CloudContext:
     keyring: KeyRing
     vault: Vault
     jwt_key: bytes
+    verified: VerifiedSecrets  # recently verified client secrets (as keyed hashes)
     access_token_ttl: int = 300
     keypad_code_digits: int = CloudSettings.model_fields["keypad_code_digits"].default
     tower_offline_after: float = 0.0  # seconds without a sync until a tower is offline; 0: off

@@ -1,6 +1,6 @@
 """FastAPI dependencies shared by the routers: each domain's service, the caller, path ids."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
@@ -16,14 +16,16 @@ from berth.cloud.reservations.service import ReservationsService
 from berth.cloud.services import CloudServices
 from berth.cloud.tokens.service import TokensService
 from berth.cloud.tower_sync.service import TowerSyncService
+from berth.cloud.tower_sync.wakeup import CommandWakeups
 from berth.cloud.towers.service import TowersService
 from berth.cloud.webhooks.service import WebhooksService
 from berth.contracts.cloud import MAX_ID
+from berth.kit.threads import run_blocking
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token.")
 
 
-def get_services(request: Request) -> CloudServices:
+async def get_services(request: Request) -> CloudServices:
     services: CloudServices = request.app.state.services
     return services
 
@@ -34,12 +36,18 @@ AllServices = Annotated[CloudServices, Depends(get_services)]
 def _domain(name: str) -> Callable[..., Any]:
     """A dependency giving one domain's service of the app's ``CloudServices``."""
 
-    def dependency(services: Annotated[CloudServices, Depends(get_services)]) -> Any:
+    async def dependency(services: Annotated[CloudServices, Depends(get_services)]) -> Any:
         return getattr(services, name)
 
     return dependency
 
 
+async def get_wakeups(request: Request) -> CommandWakeups:
+    wakeups: CommandWakeups = request.app.state.command_wakeups
+    return wakeups
+
+
+Wakeups = Annotated[CommandWakeups, Depends(get_wakeups)]
 Auth = Annotated[AuthService, Depends(_domain("auth"))]
 Partners = Annotated[PartnersService, Depends(_domain("partners"))]
 Towers = Annotated[TowersService, Depends(_domain("towers"))]
@@ -52,14 +60,19 @@ Locations = Annotated[LocationsService, Depends(_domain("locations"))]
 Webhooks = Annotated[WebhooksService, Depends(_domain("webhooks"))]
 
 
-def scope_required(scope: str | None) -> Callable[..., Principal]:
-    """A dependency that lets in only valid access tokens carrying ``scope`` (None: any)."""
+def scope_required(scope: str | None) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that lets in only valid access tokens carrying ``scope`` (None: any).
 
-    def dependency(
+    Async, like every dependency here: a plain ``def`` one would cost a hop to the thread pool
+    per request; the client row is read (in a thread) only when it is not cached."""
+
+    async def dependency(
         auth: Auth,
         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        return auth.authorize(creds.credentials if creds else None, scope)
+        bearer = creds.credentials if creds else None
+        return (auth.authorize_cached(bearer, scope)
+                or await run_blocking(auth.authorize, bearer, scope))
 
     return dependency
 
@@ -70,10 +83,10 @@ def _partner_id(principal: Principal) -> int:
     return principal.partner_id
 
 
-def partner_of(scope: str) -> Callable[..., int]:
+def partner_of(scope: str) -> Callable[..., Awaitable[int]]:
     inner = scope_required(scope)
 
-    def dependency(principal: Annotated[Principal, Depends(inner)]) -> int:
+    async def dependency(principal: Annotated[Principal, Depends(inner)]) -> int:
         return _partner_id(principal)
 
     return dependency

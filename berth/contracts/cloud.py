@@ -147,6 +147,9 @@ class Command(BaseModel):
 
 class CommandList(BaseModel):
     commands: list[Command]
+    waited: bool = Field(False, description="True when the cloud held the request for `wait` "
+                         "(long-poll): the tower may ask again at once. A cloud without "
+                         "long-polls never sends it, so the tower then waits its interval.")
 
 
 # ---- the partner's event stream (the outbox) --------------------------------------------------

@@ -79,6 +79,9 @@ class TowerSettings(_Part):
     sync_interval: float = setting(2.0, "BERTH_TOWER_SYNC_INTERVAL",
                                    "Seconds between a tower's cloud syncs.", gt=0)
     sync_batch: int = setting(100, None, "Events pushed per request.", ge=1)
+    sync_wait: float = setting(
+        20.0, None, "Seconds the cloud may hold a command poll (long-poll); 0: plain polls every "
+        "sync interval.", ge=0, le=60)
     sync_max_backoff: float = setting(60.0, None, "Longest wait between failing syncs.", gt=0)
     open_refusals_per_address: str = setting("30/minute", "BERTH_TOWER_OPEN_REFUSALS_PER_ADDRESS")
     keypad_max_failures: int = setting(
@@ -120,6 +123,13 @@ class CloudSettings(_Part):
                               "slot.", ge=0)
     hash_wait: float = setting(10.0, "BERTH_CLOUD_HASH_WAIT", "Seconds a check may wait; then "
                                "503.", gt=0)
+    secret_cache_ttl: float = setting(
+        60.0, "BERTH_CLOUD_SECRET_CACHE_TTL",
+        "Seconds a verified client secret skips argon2 on its next token request; 0: never.",
+        ge=0)
+    command_poll_interval: float = setting(
+        0.25, "BERTH_CLOUD_COMMAND_POLL_INTERVAL",
+        "Seconds between a process's checks for new tower commands (wakes long-polls).", gt=0)
     outbox_dispatch_interval: float = setting(
         1.0, "BERTH_CLOUD_OUTBOX_DISPATCH_INTERVAL",
         "Seconds between idle outbox polls; 0 stops dispatching.", ge=0)

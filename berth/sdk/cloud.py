@@ -215,9 +215,14 @@ class _CloudCalls:
         return self._send(Call("POST", f"/sdk/v1/towers/{tower_id}/events",
                                json_of(EventBatchResult), json={"events": list(events)}))
 
-    def get_commands(self, tower_id: str, after: int = 0) -> Result[CommandList]:
+    def get_commands(self, tower_id: str, after: int = 0, wait: float = 0) -> Result[CommandList]:
+        """Pending commands; ``wait`` > 0 lets the cloud hold the call that long for one (keep
+        it below the client's timeout)."""
+        params: dict[str, float] = {"after": after}
+        if wait:
+            params["wait"] = wait
         return self._send(Call("GET", f"/sdk/v1/towers/{tower_id}/commands",
-                               json_of(CommandList), params={"after": after}))
+                               json_of(CommandList), params=params))
 
 
 def _credentials(client_id: str, client_secret: str, scope: str, clock: Clock) -> Credentials:

@@ -39,12 +39,13 @@ class SyncConfig:
     interval: float  # seconds between rounds while the cloud answers
     batch: int  # events pushed per request
     max_backoff: float  # longest wait between rounds while the cloud does not answer
+    wait: float  # seconds the cloud may hold a command poll; 0: a plain poll every interval
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> SyncConfig:
         tower = settings.tower
         values: dict[str, Any] = dict(interval=tower.sync_interval, batch=tower.sync_batch,
-                                      max_backoff=tower.sync_max_backoff)
+                                      max_backoff=tower.sync_max_backoff, wait=tower.sync_wait)
         return cls(**(values | overrides))
 
 
@@ -57,11 +58,17 @@ class CloudSync:
         self.interval = config.interval
         self.batch = config.batch
         self.max_backoff = config.max_backoff
+        self.wait = config.wait
         self._sleep = sleep
+        self._pushing = asyncio.Lock()  # the push and pull loops never push the same events
         self.publish = publish or (lambda _event: None)
         self.online = False
 
     async def push(self) -> int:
+        async with self._pushing:
+            return await self._push()
+
+    async def _push(self) -> int:
         tower_id = self.tower.identity.tower_id
         pushed = 0
         await run_blocking(self.tower.flush_refusals)
@@ -74,8 +81,12 @@ class CloudSync:
             await run_blocking(self.tower.mark_pushed, events[-1]["seq"])
             pushed += len(events)
 
-    async def pull(self) -> int:
-        answer = await self.cloud.get_commands(self.tower.identity.tower_id)
+    async def pull(self, wait: float = 0) -> int:
+        return (await self._pull(wait))[0]
+
+    async def _pull(self, wait: float) -> tuple[int, bool]:
+        """Apply the pending commands; also whether the cloud held the call (a long-poll)."""
+        answer = await self.cloud.get_commands(self.tower.identity.tower_id, wait=wait)
         applied = 0
         for command in answer.commands:
             if not (command.payload and command.payload_auth):
@@ -84,7 +95,7 @@ class CloudSync:
                 self.tower.apply_command, command.id, command.payload, command.payload_auth,
                 command.kind)
             applied += result.outcome == "applied"
-        return applied
+        return applied, answer.waited
 
     async def sync_once(self) -> SyncReport:
         """Push what is pending, apply new commands, push what applying them logged."""
@@ -96,12 +107,38 @@ class CloudSync:
                                     applied=applied, occurred_at=self.tower.clock()))
         return SyncReport(pushed, applied)
 
+    async def long_poll_once(self) -> bool:
+        """One command long-poll (and the push of what applying commands logged); whether the
+        cloud held it, so the next may follow at once (an older cloud answers at once)."""
+        applied, waited = await self._pull(self.wait)
+        pushed = await self.push() if applied else 0
+        if applied:
+            self.publish(ev.TowerSynced(tower_id=self.tower.identity.tower_id, pushed=pushed,
+                                        applied=applied, occurred_at=self.tower.clock()))
+        return waited
+
     async def run(self) -> None:
-        """Sync forever; while the cloud is unreachable, back off and keep the events queued."""
+        """Sync forever; while the cloud is unreachable, back off and keep the events queued.
+
+        With ``wait`` > 0 commands come by long-poll (held by the cloud until there is one),
+        beside a round every ``interval`` that pushes events (a request only when there are
+        some): an idle tower then costs the cloud about one request per ``wait`` seconds
+        instead of one per ``interval``, and a command reaches it as soon as it is queued."""
+        if self.wait <= 0:
+            await self._forever(self.sync_once)
+            return
+        await asyncio.gather(self._forever(self.push_round), self._forever(self.long_poll_once))
+
+    async def push_round(self) -> None:
+        pushed = await self.push()
+        self.publish(ev.TowerSynced(tower_id=self.tower.identity.tower_id, pushed=pushed,
+                                    applied=0, occurred_at=self.tower.clock()))
+
+    async def _forever(self, step: Callable[[], Awaitable[object]]) -> None:
         failures = 0
         while True:
             try:
-                await self.sync_once()
+                held = await step()
             except (httpx.TransportError, BerthApiError) as exc:
                 failures += 1
                 if self.online or failures == 1:
@@ -111,4 +148,5 @@ class CloudSync:
                 continue
             failures = 0
             self.online = True
-            await self._sleep(self.interval)
+            if held is not True:  # a long-poll the cloud held may follow at once
+                await self._sleep(self.interval)

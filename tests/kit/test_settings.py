@@ -63,7 +63,7 @@ def test_every_config_value_is_the_setting(tmp_path: Path) -> None:
     assert gateway.policy == OpenPolicy(hw.open_attempt_timeout, hw.open_attempts,
                                         hw.open_retry_gap)
     assert gateway.tower_sync == SyncConfig(tower.sync_interval, tower.sync_batch,
-                                            tower.sync_max_backoff)
+                                            tower.sync_max_backoff, tower.sync_wait)
     cloud = CloudConfig.from_settings(settings)
     webhooks = {n for n in CloudSettings.model_fields if n.startswith("webhooks_")}
     for name in set(CloudSettings.model_fields) - {"database_url", "host", "port",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import anyio.to_thread
 import pytest
 
-from berth.kit.threads import run_blocking
+from berth.kit.threads import OwnLane, run_blocking
 
 
 def _describe(a: int, b: int = 0, *, label: str = "") -> tuple[str, int, str]:
@@ -47,3 +48,19 @@ def test_the_loop_keeps_running_while_the_work_blocks() -> None:
         return seen
 
     assert asyncio.run(scenario()) == ["loop ran", "work done"]
+
+
+def test_an_own_lane_runs_while_the_shared_pool_is_full() -> None:
+    """A background poll on its own lane never queues behind request work."""
+    async def scenario() -> int:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 1
+        release = threading.Event()
+        busy = asyncio.create_task(run_blocking(release.wait))  # the only shared thread
+        await asyncio.sleep(0)
+        try:
+            return await asyncio.wait_for(OwnLane().run(lambda: 42), 60)
+        finally:
+            release.set()
+            await busy
+
+    assert asyncio.run(scenario()) == 42

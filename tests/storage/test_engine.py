@@ -5,7 +5,8 @@ import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import text
+import psycopg
+from sqlalchemy import event, text
 
 from berth.storage import Database, normalize_url
 
@@ -45,6 +46,57 @@ def test_sqlite_writers_are_serialised(sqlite_url: str) -> None:
         t.join()
     with db.read() as conn:
         assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 80
+    db.dispose()
+
+
+def test_sqlite_writers_of_one_process_queue_on_a_lock_not_in_the_busy_handler(
+    sqlite_url: str,
+) -> None:
+    """With SQLite's busy timeout at 0, any writer meeting another at BEGIN IMMEDIATE would fail
+    at once ("database is locked"): the process's writers never get there together."""
+    db = Database(sqlite_url)
+
+    @event.listens_for(db.engine, "connect")
+    def _no_busy_wait(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE counter (n INTEGER)"))
+        conn.execute(text("INSERT INTO counter VALUES (0)"))
+    failures: list[Exception] = []
+
+    def bump() -> None:
+        try:
+            for _ in range(25):
+                with db.write() as conn:
+                    conn.execute(text("UPDATE counter SET n = n + 1"))
+        except Exception as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=bump) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    with db.read() as conn:
+        assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 200
+    db.dispose()
+
+
+def test_postgres_reads_open_no_transaction(postgres_url: str) -> None:
+    """Autocommit reads: no BEGIN/COMMIT round trips (READ COMMITTED gives each statement its
+    own snapshot anyway); writes still run in one transaction."""
+    db = Database(postgres_url)
+    with db.read() as conn:
+        conn.execute(text("SELECT 1"))
+        raw = conn.connection.dbapi_connection
+        assert raw is not None and raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with db.write() as conn:
+        conn.execute(text("SELECT 1"))
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        assert raw.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
     db.dispose()
 
 

@@ -23,6 +23,7 @@ from berth.tower.identity import GatewayLocker
 from berth.tower.service import TowerService
 from berth.tower.sync import CloudSync, SyncConfig
 from tests.support.configs import cloud_config, isolated_settings
+from tests.support.waiting import BOUND
 from tests.tower.conftest import FAST
 
 
@@ -52,7 +53,7 @@ class World:
         self.clock = clock
         self.dead_port = free_port()
 
-    def sync(self, online: bool = True) -> CloudSync:
+    def sync(self, online: bool = True, wait: float = 0) -> CloudSync:
         transport = httpx.ASGITransport(app=self.app) if online else None
         base = "http://cloud" if online else f"http://127.0.0.1:{self.dead_port}"
         http = httpx.AsyncClient(transport=transport, base_url=base)
@@ -60,7 +61,8 @@ class World:
         assert link is not None
         cloud = AsyncCloudClient(base, link.client_id, link.client_secret, scope=TOWER_ACCESS,
                                  clock=self.clock, http=http)
-        return CloudSync(self.tower, cloud, SyncConfig.from_settings(isolated_settings()))
+        return CloudSync(self.tower, cloud,
+                         SyncConfig.from_settings(isolated_settings(), wait=wait))
 
     def cloud_locker(self, gateway_id: int) -> int:
         return next(c for c, (g, _) in self.identity.lockers.items() if g == gateway_id)
@@ -217,3 +219,26 @@ def test_a_real_towers_refusal_jam_and_forced_door_reach_the_partner_by_name(
     refused, jam = named[0].data, named[1].data
     assert (refused["code"], refused["token_id"]) == ("TOKEN_GENERATION_STALE", pick.token_id)
     assert (jam["code"], jam["token_id"]) == ("DOOR_DID_NOT_OPEN", stuck.token_id)
+
+
+def test_a_long_poll_brings_a_command_as_soon_as_it_is_queued(world: World) -> None:
+    """The cloud holds the tower's command poll; a queued command ends it at once (woken by the
+    cloud's wakeup loop), and the tower applies and acknowledges it."""
+
+    async def scenario() -> tuple[bool, list[str]]:
+        wakeups = world.app.state.command_wakeups  # no lifespan under ASGITransport: run it here
+        loop = asyncio.create_task(wakeups.run())
+        sync = world.sync(wait=60)  # the most the cloud allows
+        polling = asyncio.create_task(sync.long_poll_once())
+        while world.tower_id not in wakeups._waiting and not polling.done():
+            await asyncio.sleep(0.01)  # until the cloud holds the poll
+        await asyncio.to_thread(world.service.tower_sync.announce_keys)
+        held = await asyncio.wait_for(polling, BOUND)
+        pending = await sync.cloud.get_commands(world.tower_id)
+        loop.cancel()
+        return held, [c.kind for c in pending.commands]
+
+    held, still_pending = asyncio.run(scenario())
+    assert held is True and still_pending == []
+    learned = [e["type"] for e in world.tower.events_after(0, 1000)]
+    assert "command_applied" in learned

@@ -5,16 +5,25 @@ argon2-cffi's default (64 MiB, t=3, p=4), and at most ``slots`` checks run at on
 bad logins costs a bounded amount of memory and CPU. Hashes made with other parameters still
 verify and are replaced on the next successful login.
 
+A secret verified recently skips argon2 on the client's next token request
+(:class:`VerifiedSecrets`): what is kept is HMAC-SHA256 under a random key of this process over
+the stored hash and the secret, never the secret, so a stolen database holds only argon2
+hashes and a memory dump only a keyed hash of a 256-bit random secret, which cannot be turned
+back into it. A wrong secret never matches and pays the full argon2 check.
+
 Scopes: ``service_provider`` (partner back ends, ``/api/v1``), ``tower_access`` (phone SDKs,
 ``/sdk/v1``) and ``operator`` (Berth's own operators, ``/api/v1/admin``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,6 +122,76 @@ class SecretHasher:
     def needs_rehash(self, stored_hash: str) -> bool:
         """True for hashes made with other parameters (e.g. the old 64 MiB default)."""
         return self.argon2.check_needs_rehash(stored_hash)
+
+
+class VerifiedSecrets:
+    """Client secrets verified in the last ``ttl`` seconds, per client id, as keyed hashes.
+
+    An entry is HMAC-SHA256(process key, stored hash, secret): it matches only the same secret
+    against the same stored hash, so a rotated secret (a new hash, in any process sharing the
+    database) or a removed client never matches an old entry. At most ``size`` clients are kept
+    (the least recently verified go first); ``ttl`` 0 keeps nothing.
+    """
+
+    def __init__(self, ttl: float, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._key = secrets.token_bytes(32)  # never stored: a restart forgets every entry
+        self._entries: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _mac(self, secret: str, stored_hash: str) -> bytes:
+        message = stored_hash.encode() + b"\0" + secret.encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def known(self, client_id: str, secret: str, stored_hash: str, now: float) -> bool:
+        """Whether this secret was verified against this hash less than ``ttl`` seconds ago."""
+        with self._lock:
+            entry = self._entries.get(client_id)
+        if entry is None or entry[1] <= now:
+            return False
+        return hmac.compare_digest(entry[0], self._mac(secret, stored_hash))
+
+    def remember(self, client_id: str, secret: str, stored_hash: str, now: float) -> None:
+        if self.ttl <= 0:
+            return
+        entry = (self._mac(secret, stored_hash), now + self.ttl)
+        with self._lock:
+            self._entries[client_id] = entry
+            self._entries.move_to_end(client_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class KnownClient:
+    """What a request's authorization needs of a client row."""
+
+    partner_id: int | None
+    scopes: frozenset[str]
+    until: float  # read again after this (clock seconds)
+
+
+class ClientCache:
+    """Client rows read in the last ``ttl`` seconds, so an authenticated request needs no
+    database read of its own: a removed client or a narrowed scope takes effect within ``ttl``
+    seconds (access tokens live 300 s anyway)."""
+
+    def __init__(self, ttl: float = 5.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._rows: dict[str, KnownClient] = {}
+
+    def get(self, client_id: str, now: float) -> KnownClient | None:
+        known = self._rows.get(client_id)
+        return known if known is not None and known.until > now else None
+
+    def put(self, client_id: str, partner_id: int | None, scopes: frozenset[str],
+            now: float) -> KnownClient:
+        if len(self._rows) >= self.size:
+            self._rows.clear()  # rare (more clients than ``size`` within ``ttl``): start over
+        known = self._rows[client_id] = KnownClient(partner_id, scopes, now + self.ttl)
+        return known
 
 
 def issue_access_token(

@@ -71,25 +71,39 @@ def emit_for_event(conn: Connection, tower_id: str, event: dict[str, Any],
                 now, data)
 
 
-def tower_seen(ctx: CloudContext, tower_id: str) -> None:
+def tower_seen(ctx: CloudContext, tower_id: str, conn: Connection | None = None) -> None:
     """A sync from the tower: written when it comes back, or when the last one written is older
-    than a tenth of the threshold (most syncs cost one primary-key read)."""
+    than a tenth of the threshold (most syncs cost one primary-key read). ``conn``: the sync's
+    own write transaction (an events push), so the batch stays one commit."""
     if ctx.tower_offline_after <= 0:
         return
     now = ctx.clock()
-    with ctx.db.read() as conn:
-        live = towers_repo.liveness(conn, tower_id)
-    fresh = timedelta(seconds=ctx.tower_offline_after / SEEN_EVERY)
-    if live is not None and live["offline_since"] is None and now - live["last_seen_at"] < fresh:
+    if conn is not None:
+        _record_seen(ctx, conn, tower_id, now)
         return
-    with ctx.write() as conn:
-        live = towers_repo.liveness(conn, tower_id, for_update=True)
-        towers_repo.record_seen(conn, tower_id, now)
-        if live is not None and live["offline_since"] is not None:
-            outbox.emit(conn, towers_repo.tower_partner_ids(conn, tower_id), "tower.back",
-                        tower_id, None, now, {
-                            "offline_since": live["offline_since"].isoformat(),
-                            "last_seen_at": live["last_seen_at"].isoformat()})
+    with ctx.db.read() as reading:
+        if _fresh(ctx, towers_repo.liveness(reading, tower_id), now):
+            return
+    with ctx.write() as writing:
+        _record_seen(ctx, writing, tower_id, now)
+
+
+def _fresh(ctx: CloudContext, live: Any, now: datetime) -> bool:
+    fresh = timedelta(seconds=ctx.tower_offline_after / SEEN_EVERY)
+    return live is not None and live["offline_since"] is None and \
+        now - live["last_seen_at"] < fresh
+
+
+def _record_seen(ctx: CloudContext, conn: Connection, tower_id: str, now: datetime) -> None:
+    live = towers_repo.liveness(conn, tower_id, for_update=True)
+    if _fresh(ctx, live, now):
+        return
+    towers_repo.record_seen(conn, tower_id, now)
+    if live is not None and live["offline_since"] is not None:
+        outbox.emit(conn, towers_repo.tower_partner_ids(conn, tower_id), "tower.back",
+                    tower_id, None, now, {
+                        "offline_since": live["offline_since"].isoformat(),
+                        "last_seen_at": live["last_seen_at"].isoformat()})
 
 
 def sweep_offline(ctx: CloudContext, limit: int = 500) -> int:

@@ -6,19 +6,22 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, exists, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, exists, func, insert, select, update
 
 from berth.cloud.tables import commands, events
 
 
-def event_seen(conn: Connection, tower_id: str, seq: int) -> bool:
-    query = select(exists().where(events.c.tower_id == tower_id, events.c.seq == seq))
-    return bool(conn.execute(query).scalar())
+def seen_seqs(conn: Connection, tower_id: str, seqs: Sequence[int]) -> set[int]:
+    """Which of ``seqs`` the tower's events already hold."""
+    query = select(events.c.seq).where(events.c.tower_id == tower_id, events.c.seq.in_(seqs))
+    return set(conn.execute(query).scalars())
 
 
-def insert_event(conn: Connection, values: Mapping[str, Any]) -> None:
-    """Record one tower event (a second of the same ``(tower, seq)`` raises IntegrityError)."""
-    conn.execute(insert(events).values(**values))
+def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record tower events in one statement (a second of the same ``(tower, seq)`` raises
+    IntegrityError)."""
+    if rows:
+        conn.execute(insert(events), [dict(r) for r in rows])
 
 
 def insert_command(conn: Connection, tower_id: str, kind: str, locker_id: int | None,
@@ -68,3 +71,13 @@ def mark_command_applied(
         if value is not None:
             cond.append(column == value)
     return conn.execute(update(commands).where(and_(*cond)).values(applied_at=when)).rowcount
+
+
+def commands_after_id(conn: Connection, floor: int) -> list[tuple[int, str]]:
+    """``(id, tower id)`` of every command with an id above ``floor`` (the primary key)."""
+    query = select(commands.c.id, commands.c.tower_id).where(commands.c.id > floor)
+    return [(int(cid), str(tower)) for cid, tower in conn.execute(query)]
+
+
+def top_command_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(commands.c.id), 0))).scalar_one())

@@ -66,8 +66,10 @@ class TowerSyncService:
                 checked.append(verify_event(event, public))
             except TokenRefused as exc:
                 raise InvalidInput(exc.code, f"Event seq {event.get('seq')}: {exc}") from exc
-        outcomes.tower_seen(self.ctx, tower_id)
-        return [self._ingest_one(tower_id, e) for e in checked]
+        try:
+            return self._ingest_checked(tower_id, checked)
+        except IntegrityError:  # a relay the tower lock did not cover (none known): its events
+            return self._ingest_checked(tower_id, checked)  # are seen now, so duplicates
 
     def pending_commands(self, partner_id: int, tower_id: str, after: int = 0) -> CommandList:
         with self.ctx.db.read() as conn:
@@ -78,6 +80,15 @@ class TowerSyncService:
             Command(**{k: r[k] for k in Command.model_fields})  # type: ignore[arg-type]
             for r in rows
         ])
+
+    def commands_after_id(self, floor: int) -> list[tuple[int, str]]:
+        """Every command above id ``floor``, as ``(id, tower)``: what wakes long-polls."""
+        with self.ctx.db.read() as conn:
+            return repo.commands_after_id(conn, floor)
+
+    def top_command_id(self) -> int:
+        with self.ctx.db.read() as conn:
+            return repo.top_command_id(conn)
 
     def announce_keys(self) -> int:
         """Queue the cloud's public keys for every tower, signed by the key before the newest.
@@ -98,25 +109,37 @@ class TowerSyncService:
                                     auth_hex, now)
         return len(towers_)
 
-    def _ingest_one(self, tower_id: str, event: dict[str, Any]) -> EventResult:
-        seq = int(event["seq"])
+    def _ingest_checked(
+        self, tower_id: str, checked: Sequence[dict[str, Any]]
+    ) -> list[EventResult]:
+        """The whole batch in one transaction, under the tower's row lock on PostgreSQL (SQLite's
+        BEGIN IMMEDIATE serialises writers), so two relays of the same events never both apply
+        one; the unique ``(tower, seq)`` index stays the last word."""
         now = self.ctx.clock()
-        try:
-            with self.ctx.write() as conn:
-                if repo.event_seen(conn, tower_id, seq):
-                    return EventResult(seq=seq, outcome="duplicate")
+        results: list[EventResult] = []
+        with self.ctx.write() as conn:
+            towers_repo.lock_tower(conn, tower_id)
+            outcomes.tower_seen(self.ctx, tower_id, conn)
+            seen = repo.seen_seqs(conn, tower_id, [int(e["seq"]) for e in checked])
+            rows = []
+            for event in checked:
+                seq = int(event["seq"])
+                if seq in seen:
+                    results.append(EventResult(seq=seq, outcome="duplicate"))
+                    continue
+                seen.add(seq)
                 outcome, code = self._event_effect(conn, tower_id, event, now)
                 outcomes.emit_for_event(conn, tower_id, event, now)
                 if outcome == "applied":
                     self._emit_applied(conn, tower_id, event, now)
-                repo.insert_event(conn, dict(
+                rows.append(dict(
                     tower_id=tower_id, seq=seq, type=str(event["type"]),
                     locker_id=event.get("locker_id"), token_id=event.get("token_id"),
                     timestamp=int(event["timestamp"]), body=json.dumps(event, sort_keys=True),
                     outcome=code or outcome, received_at=now))
-        except IntegrityError:  # a concurrent relay of the same event committed first
-            return EventResult(seq=seq, outcome="duplicate")
-        return EventResult(seq=seq, outcome=outcome, code=code)  # type: ignore[arg-type]
+                results.append(EventResult(seq=seq, outcome=outcome, code=code))  # type: ignore[arg-type]
+            repo.insert_events(conn, rows)
+        return results
 
     def _emit_applied(
         self, conn: Connection, tower_id: str, event: dict[str, Any], now: datetime

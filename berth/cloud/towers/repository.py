@@ -36,6 +36,11 @@ def tower(conn: Connection, tower_id: str) -> RowMapping | None:
     return conn.execute(select(towers).where(towers.c.id == tower_id)).mappings().first()
 
 
+def lock_tower(conn: Connection, tower_id: str) -> None:
+    """Hold the tower's row until commit (PostgreSQL; SQLite's writers are serialised anyway)."""
+    conn.execute(select(towers.c.id).where(towers.c.id == tower_id).with_for_update())
+
+
 def all_towers(conn: Connection) -> Sequence[RowMapping]:
     return conn.execute(select(*TOWER_PUBLIC_COLUMNS).order_by(towers.c.id)).mappings().all()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from berth.cloud.tables import clients
 from tests.cloud.conftest import Cloud
@@ -136,3 +136,15 @@ def test_test_token_echoes_the_caller(cloud: Cloud) -> None:
     }
     r = cloud.http.post("/api/v1/login/test-token", headers=cloud.headers("operator", "operator"))
     assert r.json()["partner_id"] is None and r.json()["scopes"] == ["operator"]
+
+
+def test_a_removed_client_is_refused_within_the_client_cache_ttl(cloud: Cloud) -> None:
+    """Authorization reads a token's client at most every 5 s (no query per request)."""
+    headers = cloud.headers()
+    assert cloud.http.get("/api/v1/towers", headers=headers).status_code == 200
+    with cloud.service.db.write() as conn:
+        conn.execute(delete(clients).where(clients.c.client_id == cloud.creds("demo")["client_id"]))
+    assert cloud.http.get("/api/v1/towers", headers=headers).status_code == 200  # cached
+    cloud.clock.advance(6)
+    r = cloud.http.get("/api/v1/towers", headers=headers)
+    assert r.status_code == 401 and r.json()["code"] == "TOKEN_INVALID"

@@ -117,7 +117,7 @@ def test_command_applied_event_acks_a_command(cloud: Cloud) -> None:
     assert [x["outcome"] for x in r.json()["results"]] == ["applied", "ignored"]
     url = f"/sdk/v1/towers/{cloud.tower_id}/commands"
     assert cloud.http.get(url, headers=cloud.headers("demo", "tower_access")).json() == {
-        "commands": []
+        "commands": [], "waited": False
     }
 
 
@@ -133,5 +133,27 @@ def test_dropoff_after_release_withdraws_the_queued_release(cloud: Cloud) -> Non
     assert cloud.state(lid) == "occupied"
     url = f"/sdk/v1/towers/{cloud.tower_id}/commands"
     assert cloud.http.get(url, headers=cloud.headers("demo", "tower_access")).json() == {
-        "commands": []
+        "commands": [], "waited": False
     }
+
+
+def test_a_batch_is_one_write_transaction(cloud: Cloud) -> None:
+    """50 events, one BEGIN IMMEDIATE: a batch commits (and fsyncs) once, not once per event."""
+    from sqlalchemy import event
+
+    begins: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith("BEGIN IMMEDIATE"):
+            begins.append(statement)
+
+    batch = [cloud.event("boot") for _ in range(50)]
+    event.listen(cloud.service.db.engine, "before_cursor_execute", count)
+    try:
+        results = cloud.post_events(*batch).json()["results"]
+    finally:
+        event.remove(cloud.service.db.engine, "before_cursor_execute", count)
+    assert [r["outcome"] for r in results] == ["recorded"] * 50
+    assert len(begins) == 1
+    assert [r["outcome"] for r in cloud.post_events(batch[0], batch[0]).json()["results"]] == [
+        "duplicate", "duplicate"]
