@@ -225,3 +225,5 @@ created_at  # unused variable (berth/cloud/fleet/schemas.py): a response field
 orgs_create  # unused function (berth/cli/fleet.py)
 orgs_add_key  # unused function (berth/cli/fleet.py)
 broker  # unused function (berth/cli/fleet.py)
+tower_  # unused function (berth/cli/fleet.py): `berth fleet tower SITE TOWER`
+gateway_tower  # unused attribute (berth/gateway/app.py): the tower part, read by tests

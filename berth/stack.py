@@ -120,9 +120,12 @@ class FleetStack:
                 "BERTH_FLEET_CLOUD_CREDENTIALS_FILE": str(self.cloud_credentials)}
 
 
-def prepare_fleet(settings: Settings, fleet: FleetStack) -> tuple[str, int]:
+def prepare_fleet(settings: Settings, fleet: FleetStack,
+                  tower_id: str | None = None) -> tuple[str, int]:
     """The broker's files, an organisation with a fresh key, a location bound to the demo site
-    (once; later starts reuse them and hand out a new key). Returns (API key, location id)."""
+    (once; later starts reuse them and hand out a new key), and the site bound to the demo
+    tower its gateway serves (so its cloud link rides the broker). Returns (API key, location
+    id)."""
     import secrets
 
     from berth.cloud.app import build_service
@@ -156,6 +159,8 @@ def prepare_fleet(settings: Settings, fleet: FleetStack) -> tuple[str, int]:
                 name="Berth demo site (fleet)", latitude=52.52, longitude=13.405,
                 timezone="Europe/Berlin")).id
             service.fleet.bind_site(FLEET_ORGANISATION, location_id, FLEET_SITE)
+        if tower_id is not None:
+            service.fleet.bind_tower(FLEET_SITE, tower_id)
     finally:
         service.db.dispose()
     return key, location_id
@@ -208,7 +213,7 @@ class Stack:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         info = prepare(self.settings, self.cloud_url, self.gateway_url)
         if self.fleet is not None:
-            key, location_id = prepare_fleet(self.settings, self.fleet)
+            key, location_id = prepare_fleet(self.settings, self.fleet, info.tower_id)
             info = replace(info, broker_url=self.fleet.url, fleet_api_key=key,
                            fleet_location_id=location_id)
             self.start_broker(timeout)

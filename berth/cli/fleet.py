@@ -20,6 +20,10 @@ app.add_typer(orgs, name="orgs")
 
 DbOption = typer.Option(None, "--db", help="Cloud database URL; BERTH_CLOUD_DATABASE_URL or "
                         "SQLite.")
+TowerOption = typer.Option(None, "--tower", help="The cloud tower the site's gateway serves: "
+                           "its cloud link rides the broker connection.")
+PartnerOption = typer.Option(None, "--tower-partner", help="Whose access the tower's events "
+                             "count under, when several partners share the tower.")
 BrokerDir = typer.Option(..., "--broker-dir", help="The broker's files (berth fleet broker).")
 
 
@@ -80,18 +84,38 @@ def bind(organisation: str, location_id: int, site_id: str,
          broker_dir: Path = BrokerDir,
          credentials: Path = typer.Option(
              ..., help="Where to write the gateway's broker credentials (0600)."),
+         tower: str | None = TowerOption, tower_partner: str | None = PartnerOption,
          db: str | None = DbOption) -> None:
-    """Bind a location to a gateway site: the site's broker user, the gateway's credentials."""
+    """Bind a location to a gateway site: the site's broker user, the gateway's credentials
+    (with --tower: the tower that gateway serves syncs over the broker too)."""
     from berth.fleet.broker import BrokerFiles
     from berth.fleet.client import Credentials
 
-    _run(_fleet(db).bind_site, organisation, location_id, site_id)
+    fleet = _fleet(db)
+    _run(fleet.bind_site, organisation, location_id, site_id)
+    if tower is not None:
+        _bind_tower(fleet, site_id, tower, tower_partner)
     password = secrets.token_urlsafe(24)
     BrokerFiles(broker_dir).add_user(site_id, password)
     Credentials(site_id, password).save(credentials)
     typer.echo(f"site {site_id} bound to location {location_id}; start its gateway with "
                f"BERTH_FLEET_SITE_ID={site_id} BERTH_FLEET_CREDENTIALS_FILE={credentials} "
                "BERTH_FLEET_BROKER_URL=mqtt://HOST:PORT (a running broker: send it SIGHUP)")
+
+
+@app.command("tower")
+def tower_(site_id: str, tower_id: str,
+           partner: str | None = typer.Option(None, help=PartnerOption.help),
+           db: str | None = DbOption) -> None:
+    """Bind a site to the tower its gateway serves (replacing an earlier one): that tower's
+    cloud link rides the site's broker connection, HTTP sync stays its fallback."""
+    _bind_tower(_fleet(db), site_id, tower_id, partner)
+
+
+def _bind_tower(fleet: Any, site_id: str, tower_id: str, partner: str | None) -> None:
+    name = _run(fleet.bind_tower, site_id, tower_id, partner)
+    typer.echo(f"site {site_id} serves tower {tower_id.lower()}: its events over the broker "
+               f"count under partner {name}")
 
 
 @app.command()

@@ -51,7 +51,7 @@ class CloudServices:
         self.events = EventsService(self.ctx)
         self.locations = LocationsService(self.ctx)
         self.webhooks = WebhooksService(self.ctx, self.webhook_policy)
-        self.fleet = FleetService(self.ctx, self.fleet_policy)
+        self.fleet = FleetService(self.ctx, self.fleet_policy, self.tower_sync)
 
     def sweep(self) -> None:
         """What the clock does: expiries, parcels not collected in time, silent towers."""

@@ -354,3 +354,14 @@ fleet_rate_windows = Table(
     Column("window", BigInteger, primary_key=True),  # unix minute
     Column("count", Integer, nullable=False),
 )
+
+# The tower a site's gateway serves: its cloud link calls over the broker count for this tower
+# only, and are ingested under this partner's access to it (docs/fleet.md, "The tower's link").
+fleet_site_towers = Table(
+    "fleet_site_towers",
+    metadata,
+    Column("site_id", String(63), ForeignKey("fleet_sites.site_id"), primary_key=True),
+    Column("tower_id", String(16), ForeignKey("towers.id"), nullable=False, unique=True),
+    Column("partner_id", Integer, ForeignKey("partners.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)

@@ -101,6 +101,7 @@ class LinkConfig:
     reconnect_max: float
     request_ttl: float
     tls_ca: Path | None = None
+    tower_reply_wait: float | None = None  # a tower's sync call over the broker; None: keep-alive
 
     @classmethod
     def from_settings(cls, settings: Settings, credentials_file: Path | None
@@ -113,7 +114,12 @@ class LinkConfig:
         if credentials_file is None:
             raise ValueError("BERTH_FLEET_BROKER_URL is set but no broker credentials file is")
         return cls(fleet.broker_url, Credentials.load(credentials_file), fleet.keepalive,
-                   fleet.reconnect_max, fleet.request_ttl, fleet.tls_ca)
+                   fleet.reconnect_max, fleet.request_ttl, fleet.tls_ca, fleet.tower_reply_wait)
+
+    @property
+    def reply_wait(self) -> float:
+        """How long a tower's sync call over the broker waits for the cloud's reply."""
+        return self.tower_reply_wait or float(self.keepalive)
 
     def client(self, identifier: str, will: aiomqtt.Will | None = None) -> aiomqtt.Client:
         return connect(self.broker_url, self.credentials, identifier=identifier,

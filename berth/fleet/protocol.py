@@ -54,6 +54,20 @@ def responses_filter(requester: str) -> str:
 PRESENCE_FILTER = f"{ROOT}/+/presence"
 
 
+def tower_calls_topic(site_id: str) -> str:
+    """Where a site's tower sends its cloud link calls (signed events up, a command fetch)."""
+    return f"{ROOT}/{site_id}/tower/calls"
+
+
+def tower_replies_topic(site_id: str) -> str:
+    """Where the cloud answers them: under the site's own name, so only it reads them."""
+    return f"{ROOT}/{site_id}/tower/replies"
+
+
+# One fleet API process handles each call (a shared subscription): a call is answered once.
+TOWER_CALLS_FILTER = f"$share/berth-tower/{ROOT}/+/tower/calls"
+
+
 def site_of(topic: str) -> str | None:
     """The site a topic belongs to, or None when it is not a fleet topic."""
     parts = topic.split("/")
@@ -71,12 +85,15 @@ def answerable(site_id: str, response_topic: str) -> bool:
 
 def acl_text() -> str:
     """The broker's ACL: every site reads its requests and writes its presence and answers,
-    under its own name only (``%u``); the fleet API reads and writes every site's topics."""
+    under its own name only (``%u``), and its tower's cloud link calls and their replies;
+    the fleet API reads and writes every site's topics."""
     return (
         "# Berth fleet ACL (berth/fleet/protocol.py): a site's user name is its site id.\n"
         f"pattern write {ROOT}/%u/presence\n"
         f"pattern read {ROOT}/%u/requests\n"
         f"pattern write {ROOT}/%u/responses/#\n"
+        f"pattern write {ROOT}/%u/tower/calls\n"
+        f"pattern read {ROOT}/%u/tower/replies\n"
         f"\nuser {CLOUD_USER}\n"
         f"topic readwrite {ROOT}/#\n"
     )
@@ -213,6 +230,66 @@ def decode_presence(topic: str, payload: bytes) -> Presence:
         return Presence(site, False)
     data = _load(payload)
     return Presence(site, data.get("state") == "online", data.get("version"))
+
+
+# --- the tower's cloud link ----------------------------------------------------------------
+
+TowerCallKind = Literal["events", "commands"]
+
+
+@dataclass(frozen=True)
+class TowerCall:
+    """One tower sync call over the broker, as the HTTP sync makes it: ``events`` pushes a
+    batch of the tower's signed events, ``commands`` fetches the commands after ``after``."""
+
+    id: str
+    call: TowerCallKind
+    tower_id: str
+    events: list[Any] = field(default_factory=list)
+    after: int = 0
+
+    def encode(self) -> bytes:
+        return _dump({"id": self.id, "call": self.call, "tower_id": self.tower_id,
+                      "events": self.events, "after": self.after})
+
+
+@dataclass(frozen=True)
+class TowerReply:
+    """The cloud's answer to a ``TowerCall``: ``body`` is the HTTP sync's own answer body
+    (``EventBatchResult`` or ``CommandList``), or ``code``/``detail`` say why it was refused."""
+
+    id: str
+    body: Any = None
+    code: str | None = None
+    detail: str | None = None
+
+    def encode(self) -> bytes:
+        return _dump({"id": self.id, "body": self.body, "code": self.code,
+                      "detail": self.detail})
+
+
+def decode_tower_call(payload: bytes) -> TowerCall:
+    data = _load(payload)
+    cid, call, tower_id = data.get("id"), data.get("call"), data.get("tower_id")
+    events, after = data.get("events", []), data.get("after", 0)
+    if not isinstance(cid, str) or not cid or len(cid) > 64 or call not in ("events",
+                                                                            "commands"):
+        raise ProtocolError("a tower call needs a string id and a call: events or commands")
+    if not isinstance(tower_id, str) or not isinstance(events, list) or not (
+            isinstance(after, int) and not isinstance(after, bool) and after >= 0):
+        raise ProtocolError("a tower call names its tower; events is a list, after >= 0")
+    return TowerCall(cid, call, tower_id, events, after)
+
+
+def decode_tower_reply(payload: bytes) -> TowerReply:
+    data = _load(payload)
+    if not isinstance(data.get("id"), str):
+        raise ProtocolError("a tower reply needs an id")
+    code, detail = data.get("code"), data.get("detail")
+    if code is not None and not isinstance(code, str):
+        raise ProtocolError("a tower reply's code is a string")
+    return TowerReply(data["id"], data.get("body"), code,
+                      detail if isinstance(detail, str) else None)
 
 
 def _str_map(value: Any) -> bool:

@@ -96,8 +96,9 @@ def create_app(config: GatewayConfig) -> FastAPI:
         await service.start()
         try:
             async with contextlib.AsyncExitStack() as stack:
-                if tower is not None:
-                    await stack.enter_async_context(tower.running())
+                if tower is not None:  # its cloud link rides the fleet link when there is one
+                    await stack.enter_async_context(tower.running(
+                        fleet, config.fleet.reply_wait if config.fleet else 0.0))
                 if fleet is not None:
                     await stack.enter_async_context(background(fleet.run(), "fleet-link"))
                 async with _advertised(config):
@@ -118,6 +119,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
          "tower_open": config.tower_open_refusals_per_address},
         clock=lambda: config.clock().timestamp())
     app.state.tower = tower.service if tower else None
+    app.state.gateway_tower = tower  # its sync and the way it last took (tests, operators)
     # the fleet link sends each request through this app: the Gateway API's own rules and shapes
     fleet = (GatewayFleetLink(app, config.fleet_site_id or "", config.fleet, config.api_key,
                               service.fleet_requests) if config.fleet else None)

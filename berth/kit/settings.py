@@ -195,6 +195,9 @@ class FleetSettings(_Part):
     max_wait: float = setting(30.0, None, "The most a `Prefer: wait=N` may ask.", ge=0)
     requests_per_minute: int = setting(120, "BERTH_FLEET_REQUESTS_PER_MINUTE",
                                        "Fleet API calls per key and minute.", ge=1)
+    tower_reply_wait: float = setting(
+        10.0, None, "Seconds a tower waits for the cloud's reply over the broker before it "
+        "makes that sync call over HTTP.", gt=0)
 
 
 class FlatEnvSource(PydanticBaseSettingsSource):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from berth.tower.ports import HostGateway
 from berth.tower.service import MIGRATIONS, VERSION_TABLE, OpenedDoor, TowerService
 from berth.tower.sync import CloudSync, SyncConfig
 from berth.tower.tables import tower_lockers, tower_state
+from berth.tower.transport import BrokerLink, BrokerTransport, FallbackTransport
 
 log = logging.getLogger("berth.tower")
 
@@ -89,6 +91,7 @@ class GatewayTower:
                                     publish=gateway.bus.publish, keypad=keypad)
         self.sync_config = sync
         self.sync: CloudSync | None = None
+        self.transport: FallbackTransport | None = None
         self.doors = gateway.bus.subscribe(self.on_door, ev.DoorClosed, ev.DoorForced,
                                            name="tower")
 
@@ -101,17 +104,29 @@ class GatewayTower:
         await run_blocking(react, event.locker_id)
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
+    async def running(self, broker: BrokerLink | None = None,
+                      broker_wait: float = 0.0) -> AsyncIterator[None]:
+        """Serve the tower; sync with the cloud over ``broker`` (the gateway's fleet link,
+        waiting ``broker_wait`` s for a reply) when there is one, else and as the fallback over
+        HTTP when the identity has a cloud link."""
         await run_blocking(claim_database, self.gateway.db, self.service.identity)
         await run_blocking(self.service.install)
         link = self.service.identity.cloud
-        if link is None:
+        if link is None and broker is None:
             yield
             return
-        async with AsyncCloudClient(link.url, link.client_id, link.client_secret,
-                                    scope=TOWER_ACCESS, clock=self.gateway.clock) as client:
-            self.sync = CloudSync(self.service, client, self.sync_config,
+        async with contextlib.AsyncExitStack() as stack:
+            http = None
+            if link is not None:
+                http = await stack.enter_async_context(AsyncCloudClient(
+                    link.url, link.client_id, link.client_secret, scope=TOWER_ACCESS,
+                    clock=self.gateway.clock))
+            self.transport = FallbackTransport(
+                BrokerTransport(broker, broker_wait) if broker is not None else None, http)
+            self.sync = CloudSync(self.service, self.transport, self.sync_config,
                                   publish=self.gateway.bus.publish)
-            log.info("tower %s syncs with %s", self.service.identity.tower_id, link.url)
+            log.info("tower %s syncs with %s%s", self.service.identity.tower_id,
+                     "the fleet broker" if broker is not None else link.url if link else "",
+                     f", {link.url} as the fallback" if broker is not None and link else "")
             async with background(self.sync.run(), "berth-tower-sync"):
                 yield

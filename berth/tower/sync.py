@@ -19,9 +19,9 @@ import httpx
 from berth import events as ev
 from berth.kit.settings import Settings
 from berth.kit.threads import run_blocking
-from berth.sdk.cloud import AsyncCloudClient
 from berth.sdk.errors import BerthApiError
 from berth.tower.service import TowerService
+from berth.tower.transport import CloudTransport, LinkUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,9 @@ class SyncConfig:
 
 
 class CloudSync:
-    def __init__(self, tower: TowerService, cloud: AsyncCloudClient, config: SyncConfig, *,
+    """``cloud`` is the way to the cloud (``transport.py``: over the broker, over HTTP)."""
+
+    def __init__(self, tower: TowerService, cloud: CloudTransport, config: SyncConfig, *,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  publish: Callable[[ev.Event], None] | None = None) -> None:
         self.tower = tower
@@ -139,7 +141,7 @@ class CloudSync:
         while True:
             try:
                 held = await step()
-            except (httpx.TransportError, BerthApiError) as exc:
+            except (httpx.TransportError, BerthApiError, LinkUnavailable) as exc:
                 failures += 1
                 if self.online or failures == 1:
                     log.warning("cloud sync failed, events stay queued: %s", exc)

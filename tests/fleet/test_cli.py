@@ -65,3 +65,27 @@ def test_an_organisation_binds_a_site_whose_credentials_reach_the_broker(env: Pa
     finally:
         broker.stop()
     assert len((broker_dir / "passwd").read_text().splitlines()) == 2  # cloud and depot-1
+
+
+def test_a_site_is_bound_to_the_tower_its_gateway_serves(env: Path) -> None:
+    """`bind --tower` (or `berth fleet tower` later) names the tower whose cloud link rides the
+    site's connection, and whose partner its events count under."""
+    if not have_mosquitto():
+        pytest.skip("mosquitto not installed")
+    tower = json.loads(_ok("cloud", "seed", "--demo", "--json"))["tower_id"]
+    _ok("fleet", "orgs", "create", "acme")
+    location = _ok("cloud", "locations", "create", "Depot", "--lat", "52.5", "--lon", "13.4",
+                   "--timezone", "Europe/Berlin").split()[-1]
+    broker_dir = env / "broker"
+    _ok("fleet", "broker", "--broker-dir", str(broker_dir), "--cloud-credentials",
+        str(env / "cloud-broker.json"))
+    bound = _ok("fleet", "bind", "acme", location, "depot-1", "--broker-dir", str(broker_dir),
+                "--credentials", str(env / "gw.json"), "--tower", tower.upper(),
+                "--tower-partner", "demo")
+    assert f"site depot-1 serves tower {tower}" in bound and "partner demo" in bound
+    assert "serves tower" in _ok("fleet", "tower", "depot-1", tower, "--partner", "demo")
+    for args, code in ((["depot-9", tower], "SITE_NOT_FOUND"),
+                       (["depot-1", "ffff000000000000"], "TOWER_NOT_FOUND"),
+                       (["depot-1", tower, "--partner", "nobody"], "PARTNER_NOT_ASSIGNED")):
+        refused = CliRunner().invoke(app, ["fleet", "tower", *args])
+        assert refused.exit_code == 1 and code in refused.output, refused.output

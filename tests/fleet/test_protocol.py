@@ -35,6 +35,30 @@ def test_the_acl_confines_sites_to_their_own_topics() -> None:
     assert "pattern read berth/sites/%u/requests" in acl
     assert f"user {p.CLOUD_USER}\ntopic readwrite berth/sites/#" in acl
     assert "pattern readwrite" not in acl  # a site never reads its own answers or presence
+    # its tower's cloud link: it writes its calls and reads their replies, under its name only
+    assert "pattern write berth/sites/%u/tower/calls" in acl
+    assert "pattern read berth/sites/%u/tower/replies" in acl
+
+
+def test_tower_calls_and_replies_round_trip() -> None:
+    call = p.TowerCall("c1", "events", "00aa", events=[{"seq": 1}])
+    assert p.decode_tower_call(call.encode()) == call
+    fetch = p.TowerCall("c2", "commands", "00aa", after=7)
+    assert p.decode_tower_call(fetch.encode()) == fetch
+    reply = p.TowerReply("c1", code="TOWER_NOT_BOUND", detail="no")
+    assert p.decode_tower_reply(reply.encode()) == reply
+    assert p.site_of(p.tower_calls_topic("s1")) == "s1"
+    assert p.TOWER_CALLS_FILTER.endswith("berth/sites/+/tower/calls")  # a shared subscription
+
+
+@pytest.mark.parametrize("payload", [
+    b"[]", b'{"id": "c", "call": "reboot", "tower_id": "t"}',
+    b'{"id": "c", "call": "events", "tower_id": 5}',
+    b'{"id": "c", "call": "events", "tower_id": "t", "events": {}}',
+    b'{"id": "c", "call": "commands", "tower_id": "t", "after": -1}', b'{"call": "commands"}'])
+def test_malformed_tower_calls_are_refused(payload: bytes) -> None:
+    with pytest.raises(p.ProtocolError):
+        p.decode_tower_call(payload)
 
 
 def test_requests_round_trip_and_quote_their_path_parameters() -> None:

@@ -201,6 +201,9 @@ SEED: dict[str, Rows] = {
              "expires_at": T1, "answered_at": T1},
         ],
         "fleet_rate_windows": [{"key_id": 1, "window": 29_892_090, "count": 7}],
+        "fleet_site_towers": [  # cloud 0007: depot-1 serves the tower, for partner demo
+            {"site_id": "depot-1", "tower_id": "TWR00000001", "partner_id": 1, "created_at": T0},
+        ],
     },
     "tower": {
         "tower_lockers": [

@@ -6,6 +6,11 @@ and presence are written to the database (any process can then serve a poll or r
 offline site). A request not answered yet is re-sent, with the same id, when this link
 reconnects or its site comes back online: the gateway executes an id once and answers a repeat
 with its first answer, so a re-send never runs anything twice.
+
+It also carries the cloud link of towers behind those sites: a tower's sync calls (signed events
+up, a command fetch) arrive on ``berth/sites/{site}/tower/calls`` through a shared
+subscription (one process takes each), go to the tower sync rules for the tower bound to that
+site, and the answer goes back on the site's ``tower/replies``.
 """
 
 from __future__ import annotations
@@ -87,6 +92,7 @@ class CloudFleetLink:
                 async with self.config.client(self.requester) as client:
                     await client.subscribe(p.responses_filter(self.requester), qos=1)
                     await client.subscribe(p.PRESENCE_FILTER, qos=1)
+                    await client.subscribe(p.TOWER_CALLS_FILTER, qos=1)
                     self._client = client
                     self.connected.set()
                     backoff = 0.2
@@ -104,6 +110,10 @@ class CloudFleetLink:
     async def _on_message(self, message: aiomqtt.Message) -> None:
         topic = str(message.topic)
         payload = message.payload if isinstance(message.payload, bytes) else b""
+        site = p.site_of(topic)
+        if site is not None and topic == p.tower_calls_topic(site):
+            await self._tower_call(site, payload)
+            return
         try:
             if topic.endswith("/presence"):
                 presence = p.decode_presence(topic, payload)
@@ -115,7 +125,6 @@ class CloudFleetLink:
         except p.ProtocolError as exc:
             log.warning("fleet message on %s ignored: %s", topic, exc)
             return
-        site = p.site_of(topic)
         if site is None:
             return
         pending = self._pending.get(response.id)
@@ -133,3 +142,27 @@ class CloudFleetLink:
         future = self._waiters.pop(response.id, None)
         if future is not None and not future.done():
             future.set_result(response)
+
+    async def _tower_call(self, site_id: str, payload: bytes) -> None:
+        """One tower sync call of ``site_id``'s tower, answered on the site's replies topic
+        (QoS 1: a repeated call or answer is harmless, events and commands apply once)."""
+        try:
+            call = p.decode_tower_call(payload)
+        except p.ProtocolError as exc:
+            log.warning("tower call of site %s ignored: %s", site_id, exc)
+            return
+        try:
+            reply = await run_blocking(self.service.tower_call, site_id, call)
+        except Exception:
+            log.exception("tower call %s of site %s failed", call.id, site_id)
+            reply = p.TowerReply(call.id, code="CLOUD_ERROR", detail="the cloud failed")
+        client = self._client
+        if client is None:
+            return  # the tower asks again (over HTTP if need be)
+        props = publish_properties(correlation=call.id.encode(),
+                                   expiry=self.config.request_ttl)
+        try:
+            await client.publish(p.tower_replies_topic(site_id), reply.encode(), qos=1,
+                                 properties=props)
+        except aiomqtt.MqttError as exc:
+            log.warning("tower reply %s not sent (%s); the tower asks again", call.id, exc)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from berth.cloud.tables import (
@@ -14,6 +14,7 @@ from berth.cloud.tables import (
     fleet_organisations,
     fleet_rate_windows,
     fleet_requests,
+    fleet_site_towers,
     fleet_sites,
 )
 
@@ -109,3 +110,21 @@ def count_request(conn: Connection, key_id: int, window: int) -> int:
         index_elements=["key_id", "window"],
         set_={"count": fleet_rate_windows.c.count + 1})
     return int(conn.execute(stmt.returning(fleet_rate_windows.c.count)).scalar_one())
+
+
+def bind_tower(conn: Connection, site_id: str, tower_id: str, partner_id: int,
+               now: datetime) -> None:
+    """The site serves this tower now (replacing what it served; a tower serves one site)."""
+    conn.execute(delete(fleet_site_towers).where(fleet_site_towers.c.site_id == site_id))
+    conn.execute(insert(fleet_site_towers).values(site_id=site_id, tower_id=tower_id,
+                                                  partner_id=partner_id, created_at=now))
+
+
+def site_tower(conn: Connection, site_id: str) -> RowMapping | None:
+    query = select(fleet_site_towers).where(fleet_site_towers.c.site_id == site_id)
+    return conn.execute(query).mappings().first()
+
+
+def tower_site(conn: Connection, tower_id: str) -> str | None:
+    query = select(fleet_site_towers.c.site_id).where(fleet_site_towers.c.tower_id == tower_id)
+    return conn.execute(query).scalar()

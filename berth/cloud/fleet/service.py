@@ -23,13 +23,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from berth.cloud.context import CloudContext
 from berth.cloud.fleet import repository as repo
 from berth.cloud.locations.repository import location
+from berth.cloud.partners import repository as partners_repo
+from berth.cloud.tower_sync.schemas import EventBatch
+from berth.cloud.tower_sync.service import TowerSyncService
+from berth.cloud.towers.service import tower_row
+from berth.contracts.cloud import EventBatchResult
 from berth.domain.errors import (
     Conflict,
+    DomainError,
     InvalidInput,
     NotFound,
     TooManyAttempts,
@@ -147,9 +154,11 @@ def fingerprint(location_id: int, request: p.Request) -> str:
 
 
 class FleetService:
-    def __init__(self, ctx: CloudContext, policy: FleetPolicy) -> None:
+    def __init__(self, ctx: CloudContext, policy: FleetPolicy,
+                 tower_sync: TowerSyncService) -> None:
         self.ctx = ctx
         self.policy = policy
+        self.tower_sync = tower_sync
         self.link: Transport | None = None
 
     # --- operators (the `berth fleet` CLI) --------------------------------------------------
@@ -194,6 +203,58 @@ class FleetService:
         except IntegrityError:
             raise Conflict("SITE_ALREADY_BOUND",
                            "That site or location is bound already") from None
+
+    def bind_tower(self, site_id: str, tower_id: str, partner: str | None = None) -> str:
+        """The site's gateway serves this tower: its cloud link calls over the broker are
+        taken for this tower only, under ``partner``'s access to it (the tower's only partner
+        when none is named). Returns the partner's name."""
+        tower_id = tower_id.lower()
+        with self.ctx.write() as conn:
+            if repo.site(conn, site_id) is None:
+                raise NotFound("SITE_NOT_FOUND", f"No site {site_id} is bound")
+            tower_row(conn, tower_id)
+            names = partners_repo.names_of_tower(conn, tower_id)
+            if partner is None:
+                if len(names) != 1:
+                    raise InvalidInput("PARTNER_REQUIRED", f"Tower {tower_id} is assigned to "
+                                       f"{', '.join(names) or 'no partner'}: name one")
+                partner = names[0]
+            elif partner not in names:
+                raise InvalidInput("PARTNER_NOT_ASSIGNED",
+                                   f"Tower {tower_id} is not assigned to partner {partner!r}")
+            row = partners_repo.partner_by_name(conn, partner)
+            assert row is not None  # a name of the tower's partners
+            other = repo.tower_site(conn, tower_id)
+            if other is not None and other != site_id:
+                raise Conflict("TOWER_ALREADY_BOUND", f"Tower {tower_id} is bound to site "
+                               f"{other}")
+            repo.bind_tower(conn, site_id, tower_id, int(row["id"]), self.ctx.clock())
+        return partner
+
+    def tower_call(self, site_id: str, call: p.TowerCall) -> p.TowerReply:
+        """A tower's sync call that came over the broker from ``site_id``: the HTTP sync's own
+        rules (``TowerSyncService``), for the tower bound to that site only, under the partner
+        the binding names. Refusals come back with the code the HTTP sync would give."""
+        with self.ctx.db.read() as conn:
+            bound = repo.site_tower(conn, site_id)
+        if bound is None or bound["tower_id"] != call.tower_id.lower():
+            return p.TowerReply(call.id, code="TOWER_NOT_BOUND",
+                                detail=f"Site {site_id} is not bound to tower {call.tower_id}")
+        partner_id, tower_id = int(bound["partner_id"]), str(bound["tower_id"])
+        try:
+            if call.call == "commands":
+                listed = self.tower_sync.pending_commands(partner_id, tower_id, call.after)
+                return p.TowerReply(call.id, body=listed.model_dump(mode="json"))
+            batch = EventBatch.model_validate({"events": call.events})
+            events = [e.model_dump(exclude_unset=True) for e in batch.events]
+            results = self.tower_sync.ingest_events(partner_id, tower_id, events)
+            return p.TowerReply(call.id, body=EventBatchResult(results=results)
+                                .model_dump(mode="json"))
+        except ValidationError as exc:
+            return p.TowerReply(call.id, code="INVALID_EVENTS",
+                                detail=str(exc.errors(include_url=False)[:3]))
+        except DomainError as exc:
+            return p.TowerReply(call.id, code=exc.code, detail=str(exc))
 
     def list_sites(self, organisation: str | None = None) -> list[SiteView]:
         with self.ctx.db.read() as conn:

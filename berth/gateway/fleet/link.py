@@ -8,6 +8,10 @@ it is sent to this gateway's own app in-process, so the routers, services, valid
 error bodies are exactly the Gateway API's, and executed once per request id
 (``FleetRequestService``). The answer goes to the request's MQTT 5 response topic with its
 correlation data, QoS 1.
+
+When the gateway is a cloud tower, its sync calls ride this connection too (``tower_call``):
+published on the site's ``tower/calls``, answered by the cloud on its ``tower/replies``
+(``berth.tower.transport`` falls back to HTTP when no answer comes).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from berth.fleet import protocol as p
 from berth.fleet.client import LinkConfig, publish_properties, response_route
 from berth.gateway.fleet.service import FleetRequestService
 from berth.kit.threads import run_blocking
+from berth.tower.transport import LinkUnavailable
 
 log = logging.getLogger("berth.gateway.fleet")
 
@@ -44,6 +49,7 @@ class GatewayFleetLink:
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._replies: dict[str, asyncio.Future[p.TowerReply]] = {}
 
     # --- the connection ---------------------------------------------------------------------
 
@@ -72,6 +78,7 @@ class GatewayFleetLink:
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         await client.subscribe(p.requests_topic(self.site_id), qos=1)
+        await client.subscribe(p.tower_replies_topic(self.site_id), qos=1)
         online = p.Presence(self.site_id, True, __version__).encode()
         await client.publish(p.presence_topic(self.site_id), online, qos=1, retain=True)
         self._client = client
@@ -79,6 +86,9 @@ class GatewayFleetLink:
         log.info("fleet link up: site %s on %s", self.site_id, self.config.broker_url)
         try:
             async for message in client.messages:
+                if str(message.topic) == p.tower_replies_topic(self.site_id):
+                    self._tower_reply(message)
+                    continue
                 task = asyncio.create_task(self._handle(message))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -89,6 +99,44 @@ class GatewayFleetLink:
                     await client.publish(p.presence_topic(self.site_id), offline, qos=1,
                                          retain=True)
             raise
+
+    # --- the tower's cloud link -------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        return self.connected.is_set() and self._client is not None
+
+    async def tower_call(self, call: p.TowerCall, timeout: float) -> p.TowerReply:
+        """Publish one tower sync call (QoS 1) and wait up to ``timeout`` for its reply."""
+        client = self._client
+        if client is None:
+            raise LinkUnavailable("the fleet broker link is down")
+        future: asyncio.Future[p.TowerReply] = asyncio.get_running_loop().create_future()
+        self._replies[call.id] = future
+        props = publish_properties(correlation=call.id.encode(), expiry=timeout)
+        try:
+            await client.publish(p.tower_calls_topic(self.site_id), call.encode(), qos=1,
+                                 properties=props)
+            async with asyncio.timeout(timeout):
+                return await future
+        except aiomqtt.MqttError as exc:
+            raise LinkUnavailable(f"the tower call was not sent: {exc}") from None
+        except TimeoutError:
+            raise LinkUnavailable(f"no reply over the broker within {timeout:g} s") from None
+        finally:
+            self._replies.pop(call.id, None)
+
+    def _tower_reply(self, message: aiomqtt.Message) -> None:
+        """A reply to a waiting call; a repeat (QoS 1) or a late one finds nobody: dropped."""
+        payload = message.payload if isinstance(message.payload, bytes) else b""
+        try:
+            reply = p.decode_tower_reply(payload)
+        except p.ProtocolError as exc:
+            log.warning("tower reply ignored: %s", exc)
+            return
+        future = self._replies.get(reply.id)
+        if future is not None and not future.done():
+            future.set_result(reply)
 
     # --- one request ------------------------------------------------------------------------
 
