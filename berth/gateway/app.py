@@ -21,11 +21,15 @@ from berth.gateway.config import GatewayConfig
 from berth.gateway.errors import install_error_handlers, render, too_many
 from berth.gateway.lockers import router as lockers
 from berth.gateway.mdns import MdnsAdvertiser, build_service_info
+from berth.gateway.metrics import GatewayMetrics
+from berth.gateway.metrics import router as metrics_router
 from berth.gateway.service import GatewayService
 from berth.gateway.system import router as system
 from berth.gateway.tower import router as tower_router
 from berth.gateway.transactions import router as transactions
 from berth.kit.docs_assets import DOCS_ASSETS, offline_docs_app
+from berth.kit.logs import RequestId
+from berth.kit.metrics import RequestMetrics
 from berth.kit.ratelimit import FailureLimiter, address
 from berth.tower.attach import GatewayTower
 
@@ -115,9 +119,14 @@ def create_app(config: GatewayConfig) -> FastAPI:
         clock=lambda: config.clock().timestamp())
     app.state.tower = tower.service if tower else None
     install_error_handlers(app)
+    app.state.metrics = metrics = GatewayMetrics(service)
+    service.doors.on_opened = metrics.door_opened
     app.add_middleware(ApiKeyMiddleware, auth=auth, limiter=app.state.limiter)
+    app.add_middleware(RequestMetrics, histogram=metrics.requests)
+    app.add_middleware(RequestId)  # outermost: every answer, a 401 too, carries the id
     for router in (system.probes, admin.router, transactions.router, lockers.router,
-                   catalog.locker_types, catalog.bank_types, system.router, tower_router.router):
+                   catalog.locker_types, catalog.bank_types, system.router, tower_router.router,
+                   metrics_router):
         app.include_router(router)
     return app
 

@@ -175,6 +175,10 @@ class Settings(BaseSettings):
                                       extra="ignore", frozen=True)
 
     data_dir: Path = Field(Path("var"), description="Where SQLite files, keys and queues live.")
+    log_json: bool = Field(False, description="Log one JSON object a line (BERTH_LOG_JSON).")
+    log_level: str = Field("WARNING", pattern="(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
+                           description="Log level of the services (BERTH_LOG_LEVEL); INFO "
+                           "adds one access line per request.")
     gateway: GatewaySettings = GatewaySettings()
     hardware: HardwareSettings = HardwareSettings()
     tower: TowerSettings = TowerSettings()
