@@ -96,8 +96,9 @@ def serve(host: str | None = None, port: int | None = None, db: str | None = Non
         console.print(f"  cloud tower {tower.tower_id} ({len(tower.lockers)} lockers{sync})")
     _simulated_boards(config, settings)
     logs.configure(settings.log_json, settings.log_level)
+    # the console's live streams end by themselves; a stop waits for them at most 5 s
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning",
-                log_config=None)
+                log_config=None, timeout_graceful_shutdown=5)
 
 
 def _key_origin(settings: Settings, key: str, generated: bool) -> str:

@@ -15,6 +15,7 @@ from berth import __version__
 from berth.domain.errors import Unauthenticated
 from berth.events import EventBus
 from berth.gateway.admin import router as admin
+from berth.gateway.admin import session as admin_session
 from berth.gateway.auth import ApiKeyAuth, presented_key
 from berth.gateway.catalog import router as catalog
 from berth.gateway.config import GatewayConfig
@@ -122,6 +123,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     app.state.metrics = metrics = GatewayMetrics(service)
     service.doors.on_opened = metrics.door_opened
     app.add_middleware(ApiKeyMiddleware, auth=auth, limiter=app.state.limiter)
+    admin_session.install(app, config)  # signed console sessions (only /admin reads them)
     app.add_middleware(RequestMetrics, histogram=metrics.requests)
     app.add_middleware(RequestId)  # outermost: every answer, a 401 too, carries the id
     for router in (system.probes, admin.router, transactions.router, lockers.router,

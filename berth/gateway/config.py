@@ -39,6 +39,7 @@ class GatewayConfig:
     controllers: dict[str, LockController] | None = None  # pre-built (tests); else from site
     max_batch: int = 128
     tower: TowerIdentity | None = None  # provisioned as a cloud tower (berth.tower)
+    technician_key: str | None = None  # logs in to /admin as a technician (the API key: owner)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> GatewayConfig:
@@ -64,6 +65,7 @@ class GatewayConfig:
             tower_sync=SyncConfig.from_settings(settings),
             key_failures_per_address=gw.key_failures_per_address,
             admin_login_failures_per_address=gw.admin_login_failures_per_address,
+            technician_key=gw.technician_key,
             tower_open_refusals_per_address=settings.tower.open_refusals_per_address,
         )
         values.update(overrides)

@@ -49,6 +49,10 @@ class GatewaySettings(_Part):
                                        "Gateway DB; SQLite in data_dir by default.")
     api_key: str | None = setting(None, "BERTH_GATEWAY_API_KEY",
                                   "Gateway API key; generated when unset.")
+    technician_key: str | None = setting(
+        None, "BERTH_GATEWAY_TECHNICIAN_KEY",
+        "Logs in to /admin as a technician (doors, service state); unset: owners only.",
+        min_length=12)
     host: str = setting("127.0.0.1", "BERTH_GATEWAY_HOST")
     port: int = setting(8080, "BERTH_GATEWAY_PORT")
     site_file: Path | None = setting(None, "BERTH_SITE_FILE",

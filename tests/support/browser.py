@@ -38,7 +38,8 @@ class LiveServer:
         self.app = app
         self.url = f"http://127.0.0.1:{port}"
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                                     log_level="warning", lifespan="on"))
+                                                     log_level="warning", lifespan="on",
+                                                     timeout_graceful_shutdown=2))
         self._thread = threading.Thread(target=self._server.run, name="live-server",
                                         daemon=True)
 
