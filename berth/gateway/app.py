@@ -19,6 +19,7 @@ from berth.gateway.admin import session as admin_session
 from berth.gateway.auth import ApiKeyAuth, presented_key
 from berth.gateway.catalog import router as catalog
 from berth.gateway.config import GatewayConfig
+from berth.gateway.controllers.service import ControllerService
 from berth.gateway.errors import install_error_handlers, render, too_many
 from berth.gateway.lockers import router as lockers
 from berth.gateway.mdns import MdnsAdvertiser, build_service_info
@@ -124,6 +125,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     service.doors.on_opened = metrics.door_opened
     app.add_middleware(ApiKeyMiddleware, auth=auth, limiter=app.state.limiter)
     admin_session.install(app, config)  # signed console sessions (only /admin reads them)
+    app.state.controllers = ControllerService(service)  # the console's controller management
     app.add_middleware(RequestMetrics, histogram=metrics.requests)
     app.add_middleware(RequestId)  # outermost: every answer, a 401 too, carries the id
     for router in (system.probes, admin.router, transactions.router, lockers.router,

@@ -33,10 +33,10 @@ class _SiteState(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         online = GaugeMetricFamily("berth_gateway_controller_online",
-                                   "1 when the lock controller answered its last request.",
+                                   "1 while the door watcher's polls of the controller succeed.",
                                    labels=["controller"])
-        for controller_id, controller in sorted(self.service.controllers.items()):
-            online.add_metric([controller_id], 1.0 if controller.online else 0.0)
+        for controller in self.service.system.list_controllers():
+            online.add_metric([controller.controller_id], 1.0 if controller.online else 0.0)
         yield online
         _, count = self.service.transactions.list_page(limit=1)
         yield GaugeMetricFamily("berth_gateway_open_transactions",

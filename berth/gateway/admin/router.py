@@ -8,21 +8,24 @@ Every asset comes from this package (``static/``): sites often have no internet.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Header, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.responses import StreamingResponse
 
 from berth.contracts.gateway import REASON_CODE_PATTERN, UpdateLockerRequest
+from berth.contracts.gateway import LockController as ControllerView
 from berth.domain.errors import NotFound
 from berth.gateway.admin import live, session
 from berth.gateway.admin.board import LABELS, draw, locker_state
 from berth.gateway.admin.session import Role
 from berth.gateway.catalog.service import CatalogService
+from berth.gateway.controllers.schemas import ReplaceController
+from berth.gateway.controllers.service import ControllerService
 from berth.gateway.lockers.service import LockerService
 from berth.gateway.system.schemas import LogFilter
 from berth.gateway.system.service import SystemService
@@ -41,7 +44,17 @@ Transactions = Annotated[TransactionService, Depends(domain("transactions"))]
 SystemInfo = Annotated[SystemService, Depends(domain("system"))]
 Catalog = Annotated[CatalogService, Depends(domain("catalog"))]
 FormToken = Annotated[str, Form(max_length=200)]
-STATIC = Path(__file__).with_name("static")
+
+
+async def _controllers(request: Request) -> ControllerService:
+    service: ControllerService = request.app.state.controllers
+    return service
+
+
+Controllers = Annotated[ControllerService, Depends(_controllers)]
+CsrfHeader = Annotated[str, Header(alias="X-CSRF-Token", max_length=200,
+                                   description="The session's CSRF token (on every page)")]
+STATIC = FilePath(__file__).with_name("static")
 ASSETS = {"console.css": "text/css", "console.js": "text/javascript"}
 
 
@@ -52,7 +65,7 @@ def json_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
             for status, entry in errors(*statuses, auth=False).items()}
 
 
-templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+templates = Jinja2Templates(directory=str(FilePath(__file__).with_name("templates")))
 
 
 def _page(request: Request, name: str, **context: Any) -> Response:
@@ -183,3 +196,48 @@ async def admin_service(request: Request, locker_id: IdPath, service: Lockers,
 def _return_to(back: str, locker_id: int) -> str:
     """Where a form sends the operator afterwards: the site page or the locker's own page."""
     return "/admin" if back == "site" else f"/admin/lockers/{locker_id}"
+
+
+# --- lock controllers: pages, and the same as a JSON API under the session ----------------
+
+
+@router.get("/controllers", response_class=HTMLResponse, summary="Admin: lock controllers",
+            responses=json_errors())
+def controllers_page(request: Request, controllers: Controllers) -> Response:
+    if session.current(request) is None:
+        return _login_page(request)
+    rows = controllers.list()
+    return _page(request, "controllers.html", controllers=rows,
+                 counters={c.controller_id: controllers.counters(c.controller_id)
+                           for c in rows})
+
+
+@router.post("/controllers/{controller_id}/replace", summary="Admin: replace a failed controller",
+             status_code=303, response_class=RedirectResponse, responses=FORM_ERRORS)
+async def replace_form(request: Request, controller_id: Annotated[str, Path(max_length=64)],
+                       controllers: Controllers, form_token: FormToken = "",
+                       address: Annotated[int, Form(ge=0, le=255)] = 0,
+                       url: Annotated[str, Form(max_length=256)] = "") -> Response:
+    session.require(request, Role.OWNER, form_token)
+    done = await controllers.replace(controller_id, address, url.strip() or None)
+    state = "online" if done.online else "not answering yet"
+    return _back("/admin/controllers", f"Controller {controller_id} now at address "
+                 f"{done.address}: {state}")
+
+
+@router.get("/api/controllers", response_model=list[ControllerView],
+            summary="Admin API: lock controllers", responses=json_errors(401))
+async def list_controllers(request: Request, controllers: Controllers) -> list[ControllerView]:
+    session.require(request, Role.TECHNICIAN)
+    return await run_blocking(controllers.list)
+
+
+@router.post("/api/controllers/{controller_id}/replace", response_model=ControllerView,
+             summary="Admin API: a new board takes over a failed controller's lockers",
+             responses=json_errors(401, 403, 404, 409))
+async def replace_controller(request: Request, controller_id: Annotated[str, Path(max_length=64)],
+                             body: ReplaceController, controllers: Controllers,
+                             csrf: CsrfHeader = "") -> ControllerView:
+    """Owners only; the session's CSRF token comes as ``X-CSRF-Token``."""
+    session.require(request, Role.OWNER, csrf)
+    return await controllers.replace(controller_id, body.address, body.url)

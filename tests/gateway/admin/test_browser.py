@@ -10,9 +10,11 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
+from berth.hardware import embedded_sim
 from tests.gateway.admin.conftest import TECHNICIAN_KEY
 from tests.gateway.conftest import API_KEY, AUTH
 from tests.support.browser import WAIT_MS, LiveServer, screenshot
+from tests.support.waiting import wait_until
 
 expect.set_options(timeout=WAIT_MS)
 
@@ -76,3 +78,34 @@ def test_a_technician_takes_a_locker_out_of_service_by_keyboard(
     expect(page.locator("#history")).to_contain_text("OUT_OF_SERVICE")
     page.get_by_role("link", name="Site").first.click()
     expect(locker(page, 7)).to_have_attribute("data-state", "out")
+
+
+def online(page: Any, server: LiveServer, controller_id: str) -> bool:
+    """What the console's own API says, asked with the page's session."""
+    rows = page.request.get(server.url + "/admin/api/controllers").json()
+    return bool(next(r for r in rows if r["controllerId"] == controller_id)["online"])
+
+
+def test_an_owner_replaces_a_failed_controller(page: Any, sim_site_server: LiveServer,
+                                               sim_bus: str) -> None:
+    sim = embedded_sim.simulator(sim_bus, "kerong")
+    assert sim is not None
+    log_in(page, sim_site_server)
+    page.get_by_role("link", name="Controllers").click()
+    row = page.locator('tr[data-controller-id="bank-b"]')
+    expect(row.locator(".online")).to_have_text("online")
+    sim.inject("silent", board=1)  # bank-b's board dies
+    # the page is server-rendered: wait for the watcher to mark it, then reload
+    wait_until(lambda: not online(page, sim_site_server, "bank-b"), "bank-b never went offline")
+    page.reload()
+    expect(row.locator(".online")).to_have_text("offline")
+    page.get_by_label("Address").nth(1).fill("5")
+    page.get_by_role("button", name="Replace bank-b").click()
+    expect(page.locator("#notice")).to_contain_text("Controller bank-b now at address 5")
+    expect(row.locator(".address")).to_have_text("5")
+    wait_until(lambda: online(page, sim_site_server, "bank-b"), "the new board never answered")
+    page.reload()
+    expect(row.locator(".online")).to_have_text("online")
+    screenshot(page, "controller-replaced")
+    opened = httpx.post(sim_site_server.url + "/lockers/13/open", headers=AUTH, timeout=60)
+    assert opened.json()["success"] is True
