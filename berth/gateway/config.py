@@ -40,6 +40,7 @@ class GatewayConfig:
     max_batch: int = 128
     tower: TowerIdentity | None = None  # provisioned as a cloud tower (berth.tower)
     technician_key: str | None = None  # logs in to /admin as a technician (the API key: owner)
+    heartbeat_stale_after: float = 300.0  # the console's stale alarm (settings.py has the default)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> GatewayConfig:
@@ -66,6 +67,7 @@ class GatewayConfig:
             key_failures_per_address=gw.key_failures_per_address,
             admin_login_failures_per_address=gw.admin_login_failures_per_address,
             technician_key=gw.technician_key,
+            heartbeat_stale_after=gw.heartbeat_stale_after,
             tower_open_refusals_per_address=settings.tower.open_refusals_per_address,
         )
         values.update(overrides)

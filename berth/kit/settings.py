@@ -53,6 +53,9 @@ class GatewaySettings(_Part):
         None, "BERTH_GATEWAY_TECHNICIAN_KEY",
         "Logs in to /admin as a technician (doors, service state); unset: owners only.",
         min_length=12)
+    heartbeat_stale_after: float = setting(
+        300.0, "BERTH_GATEWAY_HEARTBEAT_STALE_AFTER",
+        "Seconds without a heartbeat before the console marks a device stale.", gt=0)
     host: str = setting("127.0.0.1", "BERTH_GATEWAY_HOST")
     port: int = setting(8080, "BERTH_GATEWAY_PORT")
     site_file: Path | None = setting(None, "BERTH_SITE_FILE",

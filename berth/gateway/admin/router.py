@@ -8,6 +8,7 @@ Every asset comes from this package (``static/``): sites often have no internet.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -241,3 +242,25 @@ async def replace_controller(request: Request, controller_id: Annotated[str, Pat
     """Owners only; the session's CSRF token comes as ``X-CSRF-Token``."""
     session.require(request, Role.OWNER, csrf)
     return await controllers.replace(controller_id, body.address, body.url)
+
+
+# --- the system: version, uptime, database, disk, heartbeat devices --------------------------
+
+
+@router.get("/system", response_class=HTMLResponse, summary="Admin: system and devices",
+            responses=json_errors())
+def system_page(request: Request, system: SystemInfo) -> Response:
+    if session.current(request) is None:
+        return _login_page(request)
+    gateway = request.app.state.service
+    info, health = system.system(), system.health()
+    db_url: str = gateway.config.db_url
+    folder = (FilePath(db_url.split("///", 1)[1]).parent if db_url.startswith("sqlite:///")
+              else FilePath.cwd())
+    disk = shutil.disk_usage(folder if folder.exists() else FilePath.cwd())
+    now = gateway.clock()
+    stale_after = gateway.config.heartbeat_stale_after
+    devices = [(d, (now - d.last_seen).total_seconds() > stale_after) for d in info.devices]
+    return _page(request, "system.html", info=info, health=health,
+                 engine=db_url.split(":", 1)[0].split("+", 1)[0], disk=disk,
+                 devices=devices, stale_after=stale_after)

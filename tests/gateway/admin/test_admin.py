@@ -106,3 +106,19 @@ def test_logout_ends_the_session(console: TestClient) -> None:
     token = login(console)
     console.post("/admin/logout", data={"form_token": token})
     assert 'class="banks"' not in console.get("/admin").text
+
+
+def test_system_page_marks_stale_devices(gateway_factory: Callable[..., TestClient],
+                                         sqlite_url: str) -> None:
+    from berth.kit.clock import FakeClock
+
+    clock = FakeClock()
+    console = gateway_factory(sqlite_url, clock=clock, heartbeat_stale_after=60.0)
+    console.post("/system/heartbeat", json={"deviceId": "kiosk-9", "deviceType": "kiosk"},
+                 headers=AUTH)
+    login(console)
+    page = console.get("/admin/system").text
+    assert "kiosk-9" in page and "sqlite: <span class=\"ok\">ok</span>" in page
+    assert re.search(r'class="alarm ok">ok<', page) and "GB free of" in page
+    clock.advance(61)
+    assert re.search(r'class="alarm bad">stale<', console.get("/admin/system").text)
