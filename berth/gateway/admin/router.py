@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Header, Path, Request
+from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.responses import StreamingResponse
 
-from berth.contracts.gateway import REASON_CODE_PATTERN, UpdateLockerRequest
+from berth.contracts.gateway import MAX_ID, REASON_CODE_PATTERN, UpdateLockerRequest
 from berth.contracts.gateway import LockController as ControllerView
 from berth.domain.errors import NotFound
 from berth.gateway.admin import live, session
@@ -264,3 +264,41 @@ def system_page(request: Request, system: SystemInfo) -> Response:
     return _page(request, "system.html", info=info, health=health,
                  engine=db_url.split(":", 1)[0].split("+", 1)[0], disk=disk,
                  devices=devices, stale_after=stale_after)
+
+
+# --- transactions and logs: search and filters ---------------------------------------------
+
+TxStatus = Annotated[Literal["active", "released", "all"], Query()]
+Text = Annotated[str, Query(max_length=128)]
+LockerFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+Level = Annotated[Literal["", "debug", "info", "warning", "error"], Query()]
+
+
+@router.get("/transactions", response_class=HTMLResponse, summary="Admin: transactions",
+            responses=json_errors())
+def transactions_page(request: Request, transactions: Transactions, status: TxStatus = "active",
+                      q: Text = "", locker: LockerFilter = None) -> Response:
+    """Newest first; ``q`` finds one transaction by its id."""
+    if session.current(request) is None:
+        return _login_page(request)
+    if q.strip():
+        try:
+            rows, total = [transactions.get(q.strip())], 1
+        except NotFound:
+            rows, total = [], 0
+    else:
+        rows, total = transactions.list_page(status=status, locker_id=locker, limit=200)
+    return _page(request, "transactions.html", rows=rows, total=total, status=status, q=q,
+                 locker=locker)
+
+
+@router.get("/logs", response_class=HTMLResponse, summary="Admin: the log",
+            responses=json_errors())
+def logs_page(request: Request, system: SystemInfo, level: Level = "", locker: LockerFilter = None,
+              transaction: Text = "") -> Response:
+    if session.current(request) is None:
+        return _login_page(request)
+    rows, total = system.logs(LogFilter(level=level or None, locker_id=locker,
+                                        transaction_id=transaction.strip() or None, limit=200))
+    return _page(request, "logs.html", rows=rows, total=total, level=level, locker=locker,
+                 transaction=transaction)

@@ -122,3 +122,19 @@ def test_system_page_marks_stale_devices(gateway_factory: Callable[..., TestClie
     assert re.search(r'class="alarm ok">ok<', page) and "GB free of" in page
     clock.advance(61)
     assert re.search(r'class="alarm bad">stale<', console.get("/admin/system").text)
+
+
+def test_transactions_search_and_log_filters(console: TestClient) -> None:
+    for n in (1, 2):
+        console.post("/transactions", json={"transactionId": f"find-{n}"}, headers=AUTH)
+    console.delete("/transactions/find-1", headers=AUTH)
+    login(console)
+    active = console.get("/admin/transactions").text
+    assert "find-2" in active and "find-1" not in active
+    assert "find-1" in console.get("/admin/transactions?status=released").text
+    one = console.get("/admin/transactions?q=find-1").text
+    assert "find-1" in one and 'id="total">1 found' in one
+    assert 'id="total">0 found' in console.get("/admin/transactions?q=nothing").text
+    logs = console.get("/admin/logs?transaction=find-2").text
+    assert "TRANSACTION_CREATED" in logs and "find-1" not in logs
+    assert console.get("/admin/logs?level=loud").status_code == 400
