@@ -63,9 +63,12 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium per test process; skipped only off CI when the package is absent."""
+    """One headless Chromium per test module; skipped only off CI when the package is absent.
+
+    Per module, not per session: while Playwright's sync API runs, its event loop counts as
+    running in the main thread, and other tests' ``asyncio.run`` would refuse to start."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
