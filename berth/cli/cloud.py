@@ -51,13 +51,16 @@ def serve(
     import uvicorn
 
     from berth.cloud.app import create_app
+    from berth.kit import logs
     from berth.kit.settings import get_settings
 
-    st = get_settings().cloud
+    settings = get_settings()
+    logs.configure(settings.log_json, settings.log_level)
+    st = settings.cloud
     application = create_app(_config(db))
     host, port = host or st.host, port or st.port
     typer.echo(f"Berth Cloud API at http://{host}:{port}  (interactive docs: /docs)")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    uvicorn.run(application, host=host, port=port, log_level="warning", log_config=None)
 
 
 @partners.command("create")

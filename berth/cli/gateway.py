@@ -72,6 +72,7 @@ def serve(host: str | None = None, port: int | None = None, db: str | None = Non
     from berth.gateway.auth import resolve_api_key
     from berth.gateway.config import GatewayConfig
     from berth.gateway.site import SiteError, load_site
+    from berth.kit import logs
 
     settings = Settings()  # read the environment now, not at first import
     try:
@@ -94,7 +95,10 @@ def serve(host: str | None = None, port: int | None = None, db: str | None = Non
         sync = f", syncing with {tower.cloud.url}" if tower.cloud else ", offline only"
         console.print(f"  cloud tower {tower.tower_id} ({len(tower.lockers)} lockers{sync})")
     _simulated_boards(config, settings)
-    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning")
+    logs.configure(settings.log_json, settings.log_level)
+    # the console's live streams end by themselves; a stop waits for them at most 5 s
+    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning",
+                log_config=None, timeout_graceful_shutdown=5)
 
 
 def _key_origin(settings: Settings, key: str, generated: bool) -> str:

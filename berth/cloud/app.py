@@ -30,6 +30,8 @@ from berth.cloud.health import router as health
 from berth.cloud.keys import KeyRing, Vault
 from berth.cloud.locations import router as locations
 from berth.cloud.lockers import router as lockers
+from berth.cloud.metrics import router as metrics
+from berth.cloud.metrics import service as metrics_service
 from berth.cloud.reservations import router as reservations
 from berth.cloud.services import CloudServices
 from berth.cloud.tokens import router as tokens
@@ -40,6 +42,8 @@ from berth.cloud.webhooks import router as webhooks
 from berth.cloud.webhooks.delivery import DeliveryWorker, WebhookConsumer
 from berth.kit.background import background
 from berth.kit.docs_assets import offline_docs_app
+from berth.kit.logs import RequestId
+from berth.kit.metrics import RequestMetrics
 from berth.kit.ratelimit import FailureLimiter
 from berth.kit.secret_files import load_or_create_secret
 from berth.kit.threads import WORKER_THREADS, run_blocking
@@ -169,8 +173,11 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
         clock=lambda: config.clock().timestamp(),
     )
     install_error_handlers(app)
+    app.state.metrics = metrics_service.CloudMetrics(services)
+    app.add_middleware(RequestMetrics, histogram=app.state.metrics.requests)
+    app.add_middleware(RequestId)  # outermost: every answer carries its request id
     for module in (health, auth, towers, lockers, reservations, tokens, tower_sync, events,
-                   webhooks, admin, locations, fleet):
+                   webhooks, admin, locations, fleet, metrics):
         app.include_router(module.router)
     app.add_middleware(fleet.RateLimitHeaders)
     app.include_router(locations.admin_router)

@@ -15,19 +15,25 @@ from berth import __version__
 from berth.domain.errors import Unauthenticated
 from berth.events import EventBus
 from berth.gateway.admin import router as admin
+from berth.gateway.admin import session as admin_session
 from berth.gateway.auth import ApiKeyAuth, presented_key
 from berth.gateway.catalog import router as catalog
 from berth.gateway.config import GatewayConfig
+from berth.gateway.controllers.service import ControllerService
 from berth.gateway.errors import install_error_handlers, render, too_many
 from berth.gateway.fleet.link import GatewayFleetLink
 from berth.gateway.lockers import router as lockers
 from berth.gateway.mdns import MdnsAdvertiser, build_service_info
+from berth.gateway.metrics import GatewayMetrics
+from berth.gateway.metrics import router as metrics_router
 from berth.gateway.service import GatewayService
 from berth.gateway.system import router as system
 from berth.gateway.tower import router as tower_router
 from berth.gateway.transactions import router as transactions
 from berth.kit.background import background
 from berth.kit.docs_assets import DOCS_ASSETS, offline_docs_app
+from berth.kit.logs import RequestId
+from berth.kit.metrics import RequestMetrics
 from berth.kit.ratelimit import FailureLimiter, address
 from berth.tower.attach import GatewayTower
 
@@ -125,9 +131,16 @@ def create_app(config: GatewayConfig) -> FastAPI:
                               service.fleet_requests) if config.fleet else None)
     app.state.fleet = fleet
     install_error_handlers(app)
+    app.state.metrics = metrics = GatewayMetrics(service)
+    service.doors.on_opened = metrics.door_opened
     app.add_middleware(ApiKeyMiddleware, auth=auth, limiter=app.state.limiter)
+    admin_session.install(app, config)  # signed console sessions (only /admin reads them)
+    app.state.controllers = ControllerService(service)  # the console's controller management
+    app.add_middleware(RequestMetrics, histogram=metrics.requests)
+    app.add_middleware(RequestId)  # outermost: every answer, a 401 too, carries the id
     for router in (system.probes, admin.router, transactions.router, lockers.router,
-                   catalog.locker_types, catalog.bank_types, system.router, tower_router.router):
+                   catalog.locker_types, catalog.bank_types, system.router, tower_router.router,
+                   metrics_router):
         app.include_router(router)
     return app
 

@@ -45,6 +45,8 @@ class GatewayConfig:
     tower: TowerIdentity | None = None  # provisioned as a cloud tower (berth.tower)
     fleet: LinkConfig | None = None  # the outbound MQTT link to the fleet API's broker
     fleet_site_id: str | None = None  # this gateway's site id on that broker
+    technician_key: str | None = None  # logs in to /admin as a technician (the API key: owner)
+    heartbeat_stale_after: float = 300.0  # the console's stale alarm (settings.py has the default)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> GatewayConfig:
@@ -71,6 +73,8 @@ class GatewayConfig:
             tower_keypad=keypad_policy(settings),
             key_failures_per_address=gw.key_failures_per_address,
             admin_login_failures_per_address=gw.admin_login_failures_per_address,
+            technician_key=gw.technician_key,
+            heartbeat_stale_after=gw.heartbeat_stale_after,
             tower_open_refusals_per_address=settings.tower.open_refusals_per_address,
         )
         if "fleet" not in overrides:

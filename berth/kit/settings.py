@@ -49,6 +49,13 @@ class GatewaySettings(_Part):
                                        "Gateway DB; SQLite in data_dir by default.")
     api_key: str | None = setting(None, "BERTH_GATEWAY_API_KEY",
                                   "Gateway API key; generated when unset.")
+    technician_key: str | None = setting(
+        None, "BERTH_GATEWAY_TECHNICIAN_KEY",
+        "Logs in to /admin as a technician (doors, service state); unset: owners only.",
+        min_length=12)
+    heartbeat_stale_after: float = setting(
+        300.0, "BERTH_GATEWAY_HEARTBEAT_STALE_AFTER",
+        "Seconds without a heartbeat before the console marks a device stale.", gt=0)
     host: str = setting("127.0.0.1", "BERTH_GATEWAY_HOST")
     port: int = setting(8080, "BERTH_GATEWAY_PORT")
     site_file: Path | None = setting(None, "BERTH_SITE_FILE",
@@ -237,6 +244,10 @@ class Settings(BaseSettings):
                                       extra="ignore", frozen=True)
 
     data_dir: Path = Field(Path("var"), description="Where SQLite files, keys and queues live.")
+    log_json: bool = Field(False, description="Log one JSON object a line (BERTH_LOG_JSON).")
+    log_level: str = Field("WARNING", pattern="(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
+                           description="Log level of the services (BERTH_LOG_LEVEL); INFO "
+                           "adds one access line per request.")
     gateway: GatewaySettings = GatewaySettings()
     hardware: HardwareSettings = HardwareSettings()
     tower: TowerSettings = TowerSettings()

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from berth.cli.main import app as cli
-from berth.gateway.auth import KEY_FILE, ApiKeyAuth, resolve_api_key
+from berth.gateway.auth import KEY_FILE, resolve_api_key
 from berth.gateway.batcher import BatcherClosed, GroupCommitter
 from berth.gateway.mdns import SERVICE_TYPE, build_service_info
 
@@ -24,20 +24,6 @@ def test_generated_key_is_stored_private_and_reused(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert resolve_api_key(None, tmp_path / "data") == (key, False)
     assert resolve_api_key("configured", tmp_path / "data") == ("configured", False)
-
-
-def test_sessions_are_signed_and_expire() -> None:
-    auth = ApiKeyAuth("secret-key")
-    session = auth.new_session(1000.0)
-    assert "secret-key" not in session
-    assert auth.session_valid(session, 1000.0 + 60)
-    assert not auth.session_valid(session, 1000.0 + 13 * 3600)
-    issued, nonce, sig = session.split(".")
-    assert not auth.session_valid(f"{int(issued) + 1}.{nonce}.{sig}", 1001.0)
-    assert not ApiKeyAuth("other-key").session_valid(session, 1000.0)
-    token = auth.form_token(session)
-    assert auth.form_token_valid(session, token)
-    assert not auth.form_token_valid(auth.new_session(1000.0), token)
 
 
 def test_mdns_service_info() -> None:

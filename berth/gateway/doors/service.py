@@ -8,6 +8,7 @@ assignment reads current before anything is published on the bus.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,8 @@ class DoorService:
     bus: ev.EventBus
     note_unlock: Callable[[str, int], None]
     note_opened: Callable[[str, int], None]
+    # told each opening's reason code (None: opened) and seconds; the app's metrics listen
+    on_opened: Callable[[str | None, float], None] = lambda _code, _seconds: None
 
     async def open_locker(self, locker_id: int, *, transaction_id: str | None = None,
                           source: str = "maintenance") -> LockerOperationResponse:
@@ -60,6 +63,7 @@ class DoorService:
             raise locker_not_found(locker_id)
         controller = self.controllers.get(lk.controller_id)
         self.note_unlock(lk.controller_id, lk.channel)
+        started = time.perf_counter()
         try:
             if controller is None:
                 raise LookupError(f"no lock controller {lk.controller_id!r} is running")
@@ -71,6 +75,7 @@ class DoorService:
         except Exception as exc:  # a driver bug must not become a 500
             log.exception("opening locker %s failed", locker_id)
             success, door_open, message, code = False, False, f"Driver error: {exc}", "DRIVER_ERROR"
+        self.on_opened(code if not success else None, time.perf_counter() - started)
         await run_blocking(self.doors.record_open, locker_id, success=success,
                            door_open=door_open, message=message, reason_code=code,
                            transaction_id=transaction_id, source=source)

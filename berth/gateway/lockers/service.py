@@ -82,11 +82,14 @@ class LockerService:
         if lk is None:
             raise locker_not_found(locker_id)
         bank = site.spec.banks[lk.bank_id - 1]
+        # the running board's address: a replaced controller's new one (controllers/service.py)
+        running = self.doors.controllers.get(lk.controller_id)
+        address = getattr(running, "address", bank.controller.address)
         return LockerConfig(
             locker_id=lk.id, bank_id=lk.bank_id, bank_name=bank.name,
             bank_type_key=bank.bank_type, bank_locker_number=lk.bank_locker_number,
             controller_id=lk.controller_id, controller_protocol=bank.controller.protocol,
-            controller_address=bank.controller.address, channel=lk.channel,
+            controller_address=address, channel=lk.channel,
             locker_type=self.catalog.locker_type(lk.type_id), attributes=list(lk.attributes))
 
     def update(self, locker_id: int, body: UpdateLockerRequest) -> Locker:

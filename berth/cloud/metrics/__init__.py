@@ -1,0 +1,1 @@
+"""``GET /metrics`` of the cloud: Prometheus numbers for an operator's scraper."""
