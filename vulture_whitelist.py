@@ -225,3 +225,12 @@ created_at  # unused variable (berth/cloud/fleet/schemas.py): a response field
 orgs_create  # unused function (berth/cli/fleet.py)
 orgs_add_key  # unused function (berth/cli/fleet.py)
 broker  # unused function (berth/cli/fleet.py)
+# the fleet console (berth/cloud/console): routes, and view fields only its templates read
+asset  # unused function (berth/cloud/console/router.py)
+login_page  # unused function (berth/cloud/console/router.py)
+partners_page  # unused function (berth/cloud/console/router.py)
+last_type  # unused variable (berth/cloud/console/service.py): read by _health.html
+last_event_at  # unused variable (berth/cloud/console/service.py)
+lag_s  # unused variable (berth/cloud/console/service.py)
+commands_waiting  # unused variable (berth/cloud/console/service.py)
+tower_name  # unused variable (berth/cloud/console/service.py): read by parcel.html
