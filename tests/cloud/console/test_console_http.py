@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from berth.cloud.console.session import SECRET_FILE
-from tests.cloud.conftest import Cloud
+from tests.cloud.conftest import Cloud, local_webhooks, make_cloud, wait_until
 
 TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 
@@ -148,3 +150,46 @@ def test_tenant_data_only_for_operators(cloud: Cloud) -> None:
         r = cloud.http.get(path, headers=cloud.headers(), follow_redirects=False)
         assert r.status_code == 303, path
         assert "Demo tower" not in r.text
+
+
+@pytest.fixture
+def any_cloud(db_url: str, tmp_path: Path) -> Iterator[Cloud]:
+    """The demo cloud on SQLite and on PostgreSQL, its webhooks free to target this machine."""
+    policy = local_webhooks(0.05)
+    yield from make_cloud(db_url, tmp_path / "data", webhooks=policy,
+                          outbox_dispatch_interval=0.05)
+
+
+def test_a_parcels_life_and_the_fleet_on_both_engines(any_cloud: Cloud,
+                                                      free_port: Callable[[], int]) -> None:
+    cloud = any_cloud
+    hook = cloud.http.post("/api/v1/webhooks", headers=cloud.headers(), json={
+        "url": f"http://127.0.0.1:{free_port()}/hook"})  # nobody listens: retried, pending
+    assert hook.status_code == 201, hook.text
+    lid = cloud.locker_ids()[1]
+    drop = cloud.http.post(f"{cloud.lockers_url()}/{lid}/dropoff-locker-tokens",
+                           json={"duration": 600}, headers=cloud.headers()).json()
+    cloud.post_events(cloud.event("dropoff_token_used", locker_id=lid,
+                                  token_id=drop["token_id"]),
+                      cloud.event("dropoff_token_used", locker_id=lid, token_id="f" * 32))
+    http = log_in(cloud)
+    wait_until(lambda: "LOCKER_OPERATION" in http.get("/console/parcel",
+                                                      params={"q": drop["token_id"]}).text)
+    life = cloud.service.console.parcel(drop["token_id"])
+    assert [t["id"] for t in life.tokens] == [drop["token_id"]]
+    assert [(s["data"]["from"], s["data"]["to"]) for s in life.state_changes] == [
+        ("available", "rented"), ("rented", "occupied")]
+    assert {d["type"] for d in life.deliveries} >= {"LOCKER_OPERATION", "locker.state_changed"}
+    assert all(d["url"].endswith("/hook") for d in life.deliveries)
+    [tower] = cloud.service.console.towers()
+    assert (tower.last_seq, tower.events, tower.refused) == (2, 2, 1)
+    assert tower.partners == ["demo"] and tower.location == "Hauptbahnhof"
+    page = http.get("/console").text
+    assert 'data-state="occupied"><span class="n">1</span>' in page
+    webhooks = http.get("/console/webhooks").text
+    delivery = re.search(r'data-delivery-id="(\d+)"', webhooks).group(1)  # type: ignore[union-attr]
+    r = http.post(f"/console/webhooks/{hook.json()['id']}/deliveries/{delivery}/redeliver",
+                  data={"form_token": form_token(http, "/console/webhooks")},
+                  follow_redirects=False)
+    assert r.status_code == 303 and "queued+again" in r.headers["location"]
+    assert "Hauptbahnhof" in http.get("/console/towers").text
