@@ -234,3 +234,4 @@ last_event_at  # unused variable (berth/cloud/console/service.py)
 lag_s  # unused variable (berth/cloud/console/service.py)
 commands_waiting  # unused variable (berth/cloud/console/service.py)
 tower_name  # unused variable (berth/cloud/console/service.py): read by parcel.html
+open_all_command  # unused function (berth/cli/gateway.py): `berth gateway open-all`
