@@ -22,7 +22,7 @@ from berth.cloud.console import plot, session
 from berth.cloud.console.service import STATES
 from berth.cloud.deps import Auth, Console, Partners
 from berth.contracts.cloud import MAX_ID
-from berth.domain.errors import Forbidden, NotFound, Unauthenticated
+from berth.domain.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from berth.kit.ratelimit import FailureLimiter, address
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -155,7 +155,11 @@ def partners_page(request: Request, console: Console, _: Operator) -> Response:
 def create_partner(request: Request, console: Console, partners: Partners, _: Posted,
                    name: Annotated[str, Form(min_length=1, max_length=100)]) -> Response:
     """A partner and its first client; the page shows the secret this once."""
-    created = partners.create_partner(name.strip())
+    try:
+        created = partners.create_partner(name.strip())
+    except Conflict as exc:
+        return _page(request, "partners.html", 409, partners=console.partners_and_clients(),
+                     error=exc.message)
     return _page(request, "partners.html", 201, partners=console.partners_and_clients(),
                  created=created)
 

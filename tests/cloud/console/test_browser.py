@@ -44,6 +44,11 @@ def test_log_in_and_see_a_partner_and_its_tower(page: Any, live_cloud: LiveCloud
     expect(page.locator("#map .place")).to_have_count(4)
     expect(tower).to_contain_text("Hauptbahnhof")
     page.screenshot(path=str(tmp_path / "towers.png"), full_page=True)
+    page.set_viewport_size({"width": 768, "height": 1024})  # a tablet held upright
+    for path in ("/console", "/console/towers", "/console/partners", "/console/lockers"):
+        page.goto(live_cloud.url + path)
+        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), path
+    page.screenshot(path=str(tmp_path / "upright.png"), full_page=True)
 
 
 def test_follow_a_parcels_life(page: Any, live_cloud: LiveCloud, tmp_path: Path,

@@ -101,6 +101,8 @@ def test_create_a_partner_and_revoke_its_client(cloud: Cloud) -> None:
     client_id = re.search(r'id="new-client-id">([^<]+)<', r.text).group(1)  # type: ignore[union-attr]
     secret = re.search(r'id="new-client-secret">([^<]+)<', r.text).group(1)  # type: ignore[union-attr]
     creds = {"client_id": client_id, "client_secret": secret}
+    again = http.post("/console/partners", data={"name": "Parcelco", "form_token": token})
+    assert again.status_code == 409 and "Parcelco&#39; exists" in again.text
     got = cloud.http.post("/oauth/token", data={"grant_type": "client_credentials", **creds})
     assert got.status_code == 200
     listed = http.get("/console/partners").text
