@@ -236,3 +236,13 @@ orgs_add_key  # unused function (berth/cli/fleet.py)
 broker  # unused function (berth/cli/fleet.py)
 tower_  # unused function (berth/cli/fleet.py): `berth fleet tower SITE TOWER`
 gateway_tower  # unused attribute (berth/gateway/app.py): the tower part, read by tests
+# the fleet console (berth/cloud/console): routes, and view fields only its templates read
+asset  # unused function (berth/cloud/console/router.py)
+login_page  # unused function (berth/cloud/console/router.py)
+partners_page  # unused function (berth/cloud/console/router.py)
+last_type  # unused variable (berth/cloud/console/service.py): read by _health.html
+last_event_at  # unused variable (berth/cloud/console/service.py)
+lag_s  # unused variable (berth/cloud/console/service.py)
+commands_waiting  # unused variable (berth/cloud/console/service.py)
+tower_name  # unused variable (berth/cloud/console/service.py): read by parcel.html
+open_all_command  # unused function (berth/cli/gateway.py): `berth gateway open-all`

@@ -179,11 +179,14 @@ def seed(
     as_json: bool = typer.Option(False, "--json", help="Print the credentials as JSON."),
 ) -> None:
     """Create demo data: an operator, partner 'demo' with a 16-locker tower, partner 'other'."""
-    from berth.cloud.seed import seed_demo
+    from berth.cli.progress import progress
+    from berth.cloud.seed import SEED_STEPS, seed_demo
 
     if not demo:
         raise typer.BadParameter("only --demo seeding exists")
-    out = seed_demo(_service(db))
+    service = _service(db)
+    with progress("Seeding", SEED_STEPS) as step:
+        out = seed_demo(service, step)
     if as_json:
         typer.echo(json.dumps(out))
         return
@@ -220,7 +223,8 @@ def towers_provision(
 
     Private keys go to files (mode 0600) only, never to the terminal.
     """
-    from berth.cloud.provision import existing_tower, provision_tower
+    from berth.cli.progress import progress
+    from berth.cloud.provision import PROVISION_STEPS, existing_tower, provision_tower
     from berth.domain.errors import DomainError
 
     try:
@@ -232,16 +236,18 @@ def towers_provision(
             return
         if partner is None:
             raise typer.BadParameter("--partner NAME: who the new tower belongs to")
-        if gateway is not None:
-            if not gateway_key:
-                raise typer.BadParameter("--gateway-key (or BERTH_GATEWAY_API_KEY) is needed")
-            lockers = _gateway_lockers(gateway, gateway_key)
-        else:
-            from berth.gateway.site import load_site, site_lockers
+        if gateway is not None and not gateway_key:
+            raise typer.BadParameter("--gateway-key (or BERTH_GATEWAY_API_KEY) is needed")
+        with progress("Provisioning", PROVISION_STEPS + 1) as step:
+            if gateway is not None:
+                lockers = _gateway_lockers(gateway, gateway_key or "")
+            else:
+                from berth.gateway.site import load_site, site_lockers
 
-            lockers = site_lockers(load_site(site))
-        identity = provision_tower(_service(db), partner, name, lockers, cloud_url=cloud_url,
-                                   tower_id=tower_id)
+                lockers = site_lockers(load_site(site))
+            step(f"{len(lockers)} lockers read")
+            identity = provision_tower(_service(db), partner, name, lockers,
+                                       cloud_url=cloud_url, tower_id=tower_id, step=step)
     except (DomainError, ValueError) as exc:
         _fail(str(exc))
     _saved(identity, out, f"Tower [bold]{identity.tower_id}[/bold] for {partner}")

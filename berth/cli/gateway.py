@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from berth.kit.settings import Settings
 
 if TYPE_CHECKING:
     from berth.gateway.config import GatewayConfig
+    from berth.sdk.gateway import GatewayClient
 from berth.tower.identity import TowerIdentity
 
 app = typer.Typer(help="gateway commands", no_args_is_help=True)
@@ -148,3 +150,58 @@ def _simulated_boards(config: GatewayConfig, settings: Settings) -> None:
         console.print(f"  {url} ({protocol}): simulated boards; an opened door closes by itself "
                       f"after {after}. Act as the person at the locker with `berth hw sim` "
                       f"(controls: {socket_path(settings.data_dir, url, protocol)})")
+
+
+@app.command("open-all")
+def open_all_command(
+    url: str = typer.Argument(..., help="The gateway's URL (http://127.0.0.1:8080)."),
+    api_key: str = typer.Option(..., envvar="BERTH_GATEWAY_API_KEY", help="Its API key."),
+    as_json: bool = typer.Option(False, "--json", help="Print each locker's result as JSON."),
+) -> None:
+    """Open every locker one after the other, showing progress (a wave of opens at a site).
+
+    Unlike ``POST /lockers/open-all`` (one request, unlocks staggered by the gateway), each
+    door is its own request, so a long site reports as it goes; exits 1 if any stayed shut.
+    """
+    import json
+
+    from berth.cli.progress import progress
+    from berth.sdk.gateway import GatewayClient
+
+    with GatewayClient(url, api_key) as gateway:
+        ids = locker_ids(gateway)
+        with progress("Opening", len(ids)) as step:
+            results = open_each(gateway, ids, step)
+    failed = [lid for lid, ok, _ in results if not ok]
+    if as_json:
+        typer.echo(json.dumps([{"lockerId": lid, "success": ok, "message": message}
+                               for lid, ok, message in results]))
+    else:
+        console.print(f"Opened {len(results) - len(failed)} of {len(results)} lockers"
+                      + (f"; still shut: {', '.join(map(str, failed))}" if failed else ""))
+    if failed:
+        raise typer.Exit(1)
+
+
+def locker_ids(gateway: GatewayClient) -> list[int]:
+    """Every locker of the gateway, page by page."""
+    found: list[int] = []
+    while page := gateway.list_lockers(limit=1000, offset=len(found)):
+        found += [lk.locker_id for lk in page]
+    return found
+
+
+def open_each(gateway: GatewayClient, ids: list[int], step: Callable[[str], None]
+              ) -> list[tuple[int, bool, str]]:
+    """Open the lockers in turn: (locker id, opened?, the gateway's message) of each."""
+    from berth.sdk.errors import BerthApiError
+
+    results = []
+    for lid in ids:
+        try:
+            answer = gateway.open_locker(lid)
+            results.append((lid, answer.success, answer.message))
+        except BerthApiError as exc:  # out of service, a dead board: the others still open
+            results.append((lid, False, str(exc)))
+        step(f"locker {lid} {'opened' if results[-1][1] else 'shut'}")
+    return results

@@ -102,7 +102,13 @@ def scan(
         table.add_row(item.name, item.url, item.protocol, item.boards, str(item.channels))
     console.print(table if found else "No controllers announced on the LAN.")
     if url:
-        answered = _run(scan_bus(url, protocol, _addresses(addresses), channels, probe_timeout))
+        from berth.cli.progress import progress
+
+        wanted = _addresses(addresses)
+        with progress(f"Probing {url}", len(wanted)) as step:
+            answered = _run(scan_bus(url, protocol, wanted, channels, probe_timeout,
+                                     lambda at, found: step(f"address {at}: "
+                                                            f"{'answers' if found else 'silent'}")))
         listed = ", ".join(map(str, answered)) or "none"
         console.print(f"{url}: {protocol} boards answering at addresses: {listed}")
 

@@ -20,6 +20,8 @@ from berth.cloud.admin import router as admin
 from berth.cloud.auth import router as auth
 from berth.cloud.auth.credentials import SecretHasher, VerifiedSecrets
 from berth.cloud.config import CloudConfig
+from berth.cloud.console import router as console
+from berth.cloud.console import session as console_session
 from berth.cloud.context import CloudContext
 from berth.cloud.errors import install_error_handlers
 from berth.cloud.events import router as events
@@ -181,4 +183,6 @@ def create_app(config: CloudConfig, services: CloudServices | None = None) -> Fa
         app.include_router(module.router)
     app.add_middleware(fleet.RateLimitHeaders)
     app.include_router(locations.admin_router)
+    app.include_router(console.router)
+    console_session.install(app, Path(config.data_dir))  # the console's signed cookie
     return app

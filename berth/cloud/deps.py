@@ -8,6 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from berth.cloud.auth.credentials import OPERATOR, SERVICE_PROVIDER, TOWER_ACCESS, Principal
 from berth.cloud.auth.service import AuthService
+from berth.cloud.console.service import ConsoleService
 from berth.cloud.events.service import EventsService
 from berth.cloud.locations.service import LocationsService
 from berth.cloud.lockers.service import LockersService
@@ -58,6 +59,7 @@ TowerSync = Annotated[TowerSyncService, Depends(_domain("tower_sync"))]
 Events = Annotated[EventsService, Depends(_domain("events"))]
 Locations = Annotated[LocationsService, Depends(_domain("locations"))]
 Webhooks = Annotated[WebhooksService, Depends(_domain("webhooks"))]
+Console = Annotated[ConsoleService, Depends(_domain("console"))]
 
 
 def scope_required(scope: str | None) -> Callable[..., Awaitable[Principal]]:

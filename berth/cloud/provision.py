@@ -7,7 +7,7 @@ comes back is the ``TowerIdentity`` the gateway loads.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -30,21 +30,29 @@ def _locker_create(locker: GatewayLocker) -> LockerCreate:
     )
 
 
+PROVISION_STEPS = 4  # how many times ``provision_tower`` calls its ``step``
+
+
 def provision_tower(cloud: CloudServices, partner: str, name: str,
                     lockers: Sequence[GatewayLocker], cloud_url: str | None = None,
-                    tower_id: str | None = None) -> TowerIdentity:
+                    tower_id: str | None = None,
+                    step: Callable[[str], None] = lambda _done: None) -> TowerIdentity:
     """Create the tower for ``partner`` and return everything the gateway must hold.
 
     With ``cloud_url`` the identity also carries a fresh client of the partner, so the gateway
-    can sync by itself (``tower_access`` scope).
+    can sync by itself (``tower_access`` scope). ``step`` hears each part when it is done.
     """
     if not lockers:
         raise ValueError("a tower needs at least one locker")
     tower = cloud.towers.create_tower(name, tower_id)
+    step("tower and its keys")
     created = cloud.lockers.add_lockers(tower.id, [_locker_create(lk) for lk in lockers])
+    step(f"{len(created)} lockers")
     cloud.towers.assign_tower(tower.id, cloud.partners.partner_id(partner))
+    step(f"assigned to {partner}")
     by_name = {lk.name: lk.id for lk in created}
     link = cloud_link(cloud, tower.id, cloud_url, partner) if cloud_url else None
+    step("cloud link" if link else "offline")
     return _identity(cloud, tower.id,
                      {by_name[str(lk.locker_id)]: lk.locker_id for lk in lockers}, link)
 

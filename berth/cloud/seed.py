@@ -7,6 +7,7 @@ and always prints fresh client credentials, because stored secrets are only hash
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from berth.cloud.locations.schemas import LocationCreate
@@ -54,9 +55,16 @@ DEMO_LOCATIONS = [
 SITE_LOCATION = ("Friedrichstraße", 52.5203, 13.3869, "Friedrichstraße 141", "10117", None)
 
 
-def demo_locations(cloud: CloudServices) -> list[int]:
+def _quiet(_done: str) -> None:
+    """No one watches the steps."""
+
+
+Step = Callable[[str], None]  # told each finished step (the CLI's progress bar)
+
+
+def demo_locations(cloud: CloudServices, step: Step = _quiet) -> list[int]:
     """The demo city's location ids, created on the first run (reused by name after)."""
-    return _locations(cloud, DEMO_LOCATIONS)
+    return _locations(cloud, DEMO_LOCATIONS, step)
 
 
 def site_location(cloud: CloudServices) -> int:
@@ -64,7 +72,8 @@ def site_location(cloud: CloudServices) -> int:
     return _locations(cloud, [SITE_LOCATION])[0]
 
 
-def _locations(cloud: CloudServices, entries: list[tuple[Any, ...]]) -> list[int]:
+def _locations(cloud: CloudServices, entries: list[tuple[Any, ...]],
+               step: Step = _quiet) -> list[int]:
     known = {loc.name: loc.id for loc in cloud.locations.all_locations()}
     ids = []
     for name, lat, lon, street, postal, hours in entries:
@@ -74,6 +83,7 @@ def _locations(cloud: CloudServices, entries: list[tuple[Any, ...]]) -> list[int
                 address=Address(street=street, postal_code=postal, city="Berlin", country="DE"),
                 timezone="Europe/Berlin")).id
         ids.append(known[name])
+        step(f"location {name}")
     return ids
 
 
@@ -86,18 +96,27 @@ def _partner_credentials(cloud: CloudServices, name: str) -> dict[str, str]:
     return {"client_id": creds.client_id, "client_secret": creds.client_secret}
 
 
-def seed_demo(cloud: CloudServices) -> dict[str, Any]:
-    """Create (or reuse) the demo world; returns the credentials and the tower id."""
+SEED_STEPS = 5 + len(DEMO_LOCATIONS)  # how many times ``seed_demo`` calls its ``step``
+
+
+def seed_demo(cloud: CloudServices, step: Step = _quiet) -> dict[str, Any]:
+    """Create (or reuse) the demo world; returns the credentials and the tower id. ``step``
+    hears each of the ``SEED_STEPS`` parts when it is done (each hashes a secret or writes)."""
     operator = cloud.partners.create_operator("demo operator")
+    step("operator")
     demo = _partner_credentials(cloud, "demo")
+    step("partner demo")
     other = _partner_credentials(cloud, "other")
+    step("partner other")
     tower = next((t for t in cloud.towers.all_towers() if t.name == DEMO_TOWER), None)
     if tower is None:
         tower = cloud.towers.create_tower(DEMO_TOWER)
         cloud.lockers.add_lockers(tower.id, demo_lockers())
     cloud.towers.assign_tower(tower.id, cloud.partners.partner_id("demo"))
-    locations = demo_locations(cloud)
+    step("tower and its lockers")
+    locations = demo_locations(cloud, step)
     cloud.locations.place_tower(locations[0], tower.id)
+    step("tower placed")
     return {
         "partners": {"demo": demo, "other": other},
         "tower_id": tower.id,

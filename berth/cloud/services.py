@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from berth.cloud.auth.service import AuthService
+from berth.cloud.console.service import ConsoleService
 from berth.cloud.context import CloudContext
 from berth.cloud.events.service import EventsService
 from berth.cloud.fleet.service import FleetPolicy, FleetService
@@ -39,6 +40,7 @@ class CloudServices:
     locations: LocationsService = field(init=False)
     webhooks: WebhooksService = field(init=False)
     fleet: FleetService = field(init=False)
+    console: ConsoleService = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth = AuthService(self.ctx)
@@ -52,6 +54,7 @@ class CloudServices:
         self.locations = LocationsService(self.ctx)
         self.webhooks = WebhooksService(self.ctx, self.webhook_policy)
         self.fleet = FleetService(self.ctx, self.fleet_policy, self.tower_sync)
+        self.console = ConsoleService(self.ctx, self.partners, self.webhooks)
 
     def sweep(self) -> None:
         """What the clock does: expiries, parcels not collected in time, silent towers."""

@@ -8,7 +8,7 @@ nothing announces itself, so ``scan_bus`` asks each address for its status with 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,16 +74,21 @@ async def scan_mdns(timeout: float = 2.0, interfaces: list[str] | None = None
 
 
 async def scan_bus(url: str, protocol: str, addresses: Iterable[int], channels: int = 16,
-                   timeout: float = 0.2) -> list[int]:
-    """Which board addresses on the line at ``url`` answer a status request."""
+                   timeout: float = 0.2,
+                   probed: Callable[[int, bool], None] | None = None) -> list[int]:
+    """Which board addresses on the line at ``url`` answer a status request; ``probed`` hears
+    each address and whether it answered (the CLI's progress bar)."""
     sep = "&" if "?" in url else "?"
     probe_url = url if "timeout=" in url else f"{url}{sep}timeout={timeout}"
     answered = []
     await buses.acquire(probe_url)  # keep one line open for the whole scan
     try:
         for address in addresses:
-            if await _answers(protocol, probe_url, address, channels):
+            found = await _answers(protocol, probe_url, address, channels)
+            if found:
                 answered.append(address)
+            if probed is not None:
+                probed(address, found)
     finally:
         await buses.release(probe_url)
     return answered

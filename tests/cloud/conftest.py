@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 from berth.cloud.app import build_service, create_app
 from berth.cloud.seed import seed_demo
 from berth.cloud.services import CloudServices
+from berth.cloud.webhooks.policy import WebhookPolicy
 from berth.domain.tokens import sign_event
 from berth.kit.clock import FakeClock
-from tests.support.configs import cloud_config
+from tests.support.configs import cloud_config, isolated_settings
 from tests.support.waiting import BOUND
 
 
@@ -98,6 +99,13 @@ def make_cloud(
     seed = seed_demo(service)
     with TestClient(create_app(config, service)) as http:
         yield Cloud(http, service, clock, seed)
+
+
+def local_webhooks(delivery_interval: float) -> WebhookPolicy:
+    """Webhook policy of a test cloud whose partners' receivers run on this machine."""
+    settings = isolated_settings(cloud={"webhooks_allow_private": True,
+                                        "webhooks_delivery_interval": delivery_interval})
+    return cloud_config("sqlite://", Path("unused"), settings).webhooks
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
+from sqlalchemy import RowMapping
+
 from berth.cloud.auth import credentials
 from berth.cloud.auth import repository as repo
 from berth.cloud.auth.credentials import ClientCache, KnownClient, Principal
@@ -29,13 +31,7 @@ class AuthService:
 
     def issue_access_token(self, client_id: str, client_secret: str, scope: str | None
                            ) -> TokenResponse:
-        with self.ctx.db.read() as conn:
-            row = repo.client(conn, client_id)
-        stored = row["secret_hash"] if row else None
-        now = self.ctx.clock().timestamp()
-        if row is None or stored is None or not self.ctx.verified.known(
-                client_id, client_secret, stored, now):
-            self._verify(client_id, client_secret, stored, now)
+        row = self._verified(client_id, client_secret)
         allowed = row["scopes"].split()
         wanted = scope.split() if scope else allowed
         if not wanted or any(sc not in allowed for sc in wanted):
@@ -46,6 +42,37 @@ class AuthService:
         return TokenResponse(
             access_token=token, expires_in=self.ctx.access_token_ttl, scope=" ".join(wanted)
         )
+
+    def operator_login(self, client_id: str, client_secret: str) -> Principal:
+        """The fleet console's login: an operator client's own id and secret (401 when wrong,
+        403 for a partner's client)."""
+        row = self._verified(client_id, client_secret)
+        return self.operator(row["client_id"], row)
+
+    def operator(self, client_id: str, row: RowMapping | None = None) -> Principal:
+        """An operator client that still exists (a console session is checked per request:
+        a removed client's session ends at once)."""
+        if row is None:
+            with self.ctx.db.read() as conn:
+                row = repo.client(conn, client_id)
+        if row is None:
+            raise Unauthenticated("NOT_AUTHENTICATED", "This client no longer exists.")
+        scopes = frozenset(row["scopes"].split())
+        if credentials.OPERATOR not in scopes:
+            raise Forbidden("INSUFFICIENT_SCOPE", "Only operator clients may use the console.")
+        return Principal(row["client_id"], row["partner_id"], scopes)
+
+    def _verified(self, client_id: str, client_secret: str) -> RowMapping:
+        """The client's row if the secret is right; a secret verified recently skips argon2."""
+        with self.ctx.db.read() as conn:
+            row = repo.client(conn, client_id)
+        stored = row["secret_hash"] if row else None
+        now = self.ctx.clock().timestamp()
+        if row is None or stored is None or not self.ctx.verified.known(
+                client_id, client_secret, stored, now):
+            self._verify(client_id, client_secret, stored, now)
+        assert row is not None  # _verify refused an unknown client
+        return row
 
     def _verify(self, client_id: str, client_secret: str, stored: str | None,
                 now: float) -> None:

@@ -10,17 +10,14 @@ import pytest
 
 from berth.cloud.events.dispatch import Dispatcher
 from berth.cloud.webhooks.delivery import DeliveryWorker, WebhookConsumer
-from tests.cloud.conftest import Cloud, make_cloud
+from tests.cloud.conftest import Cloud, local_webhooks, make_cloud
 from tests.cloud.webhooks.receiver import Receiver
-from tests.support.configs import cloud_config, isolated_settings
 
 
 @pytest.fixture
 def local(sqlite_url: str, tmp_path: Path) -> Iterator[Cloud]:
     """Private targets allowed; dispatching and delivery run by hand in the test."""
-    settings = isolated_settings(cloud={"webhooks_allow_private": True,
-                                        "webhooks_delivery_interval": 0})
-    policy = cloud_config("sqlite://", tmp_path, settings).webhooks
+    policy = local_webhooks(0)
     yield from make_cloud(sqlite_url, tmp_path / "data", webhooks=policy,
                           outbox_dispatch_interval=0)
 

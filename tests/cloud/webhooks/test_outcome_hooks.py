@@ -11,16 +11,13 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.conftest import Cloud, make_cloud, wait_until
+from tests.cloud.conftest import Cloud, local_webhooks, make_cloud, wait_until
 from tests.cloud.webhooks.receiver import Receiver
-from tests.support.configs import cloud_config, isolated_settings
 
 
 @pytest.fixture
 def cloud(sqlite_url: str, tmp_path: Path) -> Iterator[Cloud]:
-    settings = isolated_settings(cloud={"webhooks_allow_private": True,
-                                        "webhooks_delivery_interval": 0.05})
-    policy = cloud_config("sqlite://", tmp_path, settings).webhooks
+    policy = local_webhooks(0.05)
     for cl in make_cloud(sqlite_url, tmp_path / "data", sweep_interval=0.02, webhooks=policy,
                          outbox_dispatch_interval=0.05, access_token_ttl=10**8):
         cl.service.towers.assign_tower(cl.tower_id, cl.service.partners.partner_id("other"))

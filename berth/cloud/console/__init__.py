@@ -1,0 +1,1 @@
+"""``/console``: the fleet console, server-rendered pages for the cloud's operators."""
